@@ -1,0 +1,1 @@
+"""The agent dashboard (an aiohttp sub-app). Built with the desk provider."""

@@ -1,0 +1,117 @@
+"""Who is calling: a bot (secret key, or public id from an allowed origin) or a conversation
+token. Conversation endpoints accept the token or the key of the bot that owns it."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from hub import keys
+from hub.errors import Forbidden, NotFound, Unauthorized
+from hub.models import Bot, Conversation
+from hub.security.keys import SECRET_PREFIX
+from hub.security.tokens import TOKEN_PREFIX
+from hub.store.bots import bot_by_secret, get_bot
+from hub.store.conversations import get_conversation
+
+BOT_ID_HEADER = "X-Bot-Id"
+
+
+def _bearer(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
+        raise Unauthorized("use 'Authorization: Bearer <key or token>'", code="invalid_auth")
+    return credentials.strip()
+
+
+def check_origin(request: web.Request, bot: Bot, *, required: bool = False) -> None:
+    """A browser's ``Origin`` must be one the bot allows (when the bot lists any)."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        if required:
+            raise Forbidden("browser calls by public bot id must come with an Origin header")
+        return
+    if required and not bot.allowed_origins:
+        raise Forbidden(
+            "this bot accepts no browser calls: add allowed origins to it",
+            code="origin_not_allowed",
+        )
+    if bot.allowed_origins and origin.rstrip("/") not in bot.allowed_origins:
+        raise Forbidden(f"origin {origin} is not allowed for this bot", code="origin_not_allowed")
+
+
+async def _usable(bot: Bot | None) -> Bot:
+    if bot is None:
+        raise Unauthorized("unknown bot key", code="invalid_key")
+    if bot.disabled:
+        raise Forbidden("this bot is disabled", code="bot_disabled")
+    return bot
+
+
+async def authenticate_bot(request: web.Request) -> Bot:
+    """The bot behind a server-side key, or a browser's public id from an allowed origin."""
+    credentials = _bearer(request)
+    database = request.app[keys.DATABASE]
+    if credentials is not None:
+        if not credentials.startswith(SECRET_PREFIX):
+            raise Unauthorized("this call needs the bot's secret key", code="invalid_key")
+        async with database.read() as conn:
+            bot = await _usable(await bot_by_secret(credentials, conn=conn))
+        check_origin(request, bot)
+        return bot
+    public_id = request.headers.get(BOT_ID_HEADER)
+    if public_id:
+        async with database.read() as conn:
+            bot = await get_bot(public_id, conn=conn)
+        if bot is None:
+            raise Unauthorized(f"unknown bot {public_id!r}", code="invalid_key")
+        bot = await _usable(bot)
+        check_origin(request, bot, required=True)
+        return bot
+    raise Unauthorized(
+        f"authenticate with 'Authorization: Bearer <secret key>' or '{BOT_ID_HEADER}'",
+        code="missing_auth",
+    )
+
+
+async def authorize_conversation(
+    request: web.Request, conversation_id: str | None = None, *, query_token: bool = False
+) -> Conversation:
+    """The conversation (of the URL by default), if the caller may see it: its token, or the
+    key of the bot that owns it."""
+    if conversation_id is None:
+        conversation_id = request.match_info["conversation_id"]
+    credentials = _bearer(request)
+    if credentials is None and query_token:
+        credentials = request.query.get("token")
+    if not credentials:
+        raise Unauthorized(
+            "authenticate with the conversation token or the bot's secret key",
+            code="missing_auth",
+        )
+    database = request.app[keys.DATABASE]
+    if credentials.startswith(TOKEN_PREFIX):
+        claims = request.app[keys.TOKENS].verify(credentials, request.app[keys.CLOCK].now())
+        if claims.conversation_id != conversation_id:
+            raise Forbidden("this token is for another conversation", code="token_scope")
+        async with database.read() as conn:
+            conversation = await get_conversation(conversation_id, conn=conn)
+            bot = await get_bot(claims.bot_id, conn=conn)
+        if conversation is None or conversation.bot_id != claims.bot_id:
+            raise NotFound(f"conversation {conversation_id!r} does not exist")
+        check_origin(request, await _usable(bot))
+        return conversation
+    if credentials.startswith(SECRET_PREFIX):
+        async with database.read() as conn:
+            bot = await _usable(await bot_by_secret(credentials, conn=conn))
+            conversation = await get_conversation(conversation_id, conn=conn)
+        check_origin(request, bot)
+        if conversation is None or conversation.bot_id != bot.id:
+            # Another bot's conversation is answered like a missing one: ids are not probed.
+            raise NotFound(f"conversation {conversation_id!r} does not exist")
+        return conversation
+    raise Unauthorized(
+        "the credentials are neither a conversation token nor a bot key", code="invalid_auth"
+    )

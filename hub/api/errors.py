@@ -1,0 +1,59 @@
+"""Every error leaves the hub as ``{"error": {"code", "message"}}`` with a fitting status."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from aiohttp import web
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from hub.api.registry import Handler
+from hub.errors import HubError
+
+log = logging.getLogger(__name__)
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    503: "unavailable",
+}
+
+
+def error_response(status: int, code: str, message: str, **extra: object) -> web.Response:
+    body = {"error": {"code": code, "message": message, **extra}}
+    return web.Response(text=json.dumps(body), status=status, content_type="application/json")
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except HubError as exc:
+        return web.Response(
+            text=json.dumps(exc.body()), status=exc.status, content_type="application/json"
+        )
+    except web.HTTPRequestEntityTooLarge as exc:
+        return error_response(
+            413, "too_large", f"the request body is larger than {exc.max_size} bytes"
+        )
+    except web.HTTPException as exc:
+        if exc.status < 400 or not request.path.startswith(("/v1/", "/providers/")):
+            raise
+        message = exc.text if exc.text and not exc.text.startswith(str(exc.status)) else exc.reason
+        return error_response(exc.status, _CODES.get(exc.status, "error"), message)
+    except (OperationalError, PoolTimeout):
+        log.exception("database unavailable while serving %s %s", request.method, request.path)
+        return error_response(503, "unavailable", "the database is unavailable; try again")
+    except Exception:
+        log.exception("unexpected error while serving %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "the hub failed to handle this request")

@@ -1,0 +1,112 @@
+"""Availability and escalation: what a bot asks before, and when, it hands over."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from aiohttp import web
+
+from hub import keys
+from hub.api.auth import authenticate_bot
+from hub.api.bodies import read_json
+from hub.api.presenters import escalation_out
+from hub.api.registry import api, json_response
+from hub.api.schemas import AvailabilityOut, EscalationIn, EscalationOut
+from hub.conversation.opening import NewConversation
+from hub.errors import Invalid, NotFound
+from hub.store.conversations import get_conversation
+
+BOT_AUTH = ("botKey", "botId")
+UNMATCHED_QUEUE = "unmatched"
+
+
+@api.route(
+    "GET",
+    "/v1/availability",
+    tag="escalation",
+    summary="Can a human take over now?",
+    query={
+        "queue": ("string", "A queue name; without it the bot's first matching queue."),
+        "language": ("string", "The user's language (en, en-GB, ...)."),
+        "skills": ("string", "Comma-separated skills the queue must have."),
+    },
+    responses={200: AvailabilityOut},
+    auth=BOT_AUTH,
+    errors=(401, 403, 422),
+)
+async def get_availability(request: web.Request) -> web.Response:
+    """Ask before offering a human: whether a queue is open, why not, and the wait."""
+    bot = await authenticate_bot(request)
+    language = request.query.get("language") or None
+    skills = [s for s in request.query.get("skills", "").split(",") if s.strip()]
+    answer = await request.app[keys.SERVICE].availability(
+        bot_id=bot.id, queue=request.query.get("queue") or None, language=language, skills=skills
+    )
+    wait = None if answer.estimated_wait is None else round(answer.estimated_wait)
+    return json_response(
+        AvailabilityOut(
+            open=answer.open,
+            reason=answer.reason,  # type: ignore[arg-type]
+            queue=answer.queue,
+            agentsOnline=answer.agents_online,
+            estimatedWaitSeconds=wait,
+            ticketFallback=answer.ticket_fallback,
+        )
+    )
+
+
+def _request_hash(body: EscalationIn) -> str:
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@api.route(
+    "POST",
+    "/v1/escalations",
+    tag="escalation",
+    summary="Hand a conversation to a human",
+    body=EscalationIn,
+    headers={"Idempotency-Key": "Replays with the same key return the same conversation."},
+    responses={201: EscalationOut, 200: EscalationOut},
+    auth=BOT_AUTH,
+    errors=(400, 401, 403, 413, 415, 422),
+)
+async def create_escalation(request: web.Request) -> web.Response:
+    """Create the conversation and route it along its queue's chain. 201 when created;
+    200 with the existing conversation for a replayed ``Idempotency-Key`` or a session
+    that already has an open one. When nobody can take it, ``status`` is ``ended`` (or
+    ``ticket``) and ``reason`` says why; the stream tells the user the same."""
+    app = request.app
+    settings = app[keys.SETTINGS]
+    bot = await authenticate_bot(request)
+    body = await read_json(request, EscalationIn, settings.limits)
+    idempotency_key = request.headers.get("Idempotency-Key")
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
+        raise Invalid("Idempotency-Key must be 1 to 200 characters", code="invalid_header")
+    service = app[keys.SERVICE]
+    queue = service.match_queue(
+        bot_id=bot.id, language=body.user.language, skills=body.skills, requested=body.queue
+    )
+    chain_length = len(queue.chain) if queue is not None else 0
+    created = await service.escalate(
+        NewConversation(
+            bot_id=bot.id,
+            session_id=body.sessionId,
+            queue=queue.name if queue is not None else UNMATCHED_QUEUE,
+            language=(body.user.language or "").lower() or None,
+            user_info=body.user.model_dump(),
+            inquiry=body.inquiry,
+            skills=body.skills,
+            data=body.data,
+            transcript=[item.model_dump(exclude_none=True) for item in body.transcript],
+            idempotency_key=idempotency_key,
+            request_hash=_request_hash(body),
+            route_within=30 + 2 * chain_length * settings.provider_timeout_seconds,
+        )
+    )
+    async with app[keys.DATABASE].read() as conn:
+        conversation = await get_conversation(created.conversation_id, conn=conn)
+    if conversation is None:
+        raise NotFound("the conversation was removed while it was being created")
+    return json_response(escalation_out(request, conversation), 201 if created.created else 200)

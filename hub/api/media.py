@@ -1,0 +1,170 @@
+"""Files: uploads from the user, downloads of either side's files."""
+
+from __future__ import annotations
+
+import os
+import re
+from urllib.parse import quote
+
+from aiohttp import BodyPartReader, web
+
+from hub import keys
+from hub.api.auth import authorize_conversation
+from hub.api.conversations import CONVERSATION_AUTH, PATH
+from hub.api.registry import api, json_response
+from hub.api.schemas import MediaOut, MessageOut
+from hub.errors import BadRequest, Invalid, NotFound, TooLarge, UnsupportedMedia
+from hub.settings import Limits
+from hub.store.media import get_media
+
+_FIELD_LIMIT = 16 * 1024
+
+
+def safe_filename(name: str | None) -> str:
+    base = os.path.basename((name or "").replace("\\", "/")).strip()
+    base = re.sub(r"[\x00-\x1f\x7f]", "", base)
+    return base[:255] or "file"
+
+
+async def _read_part(part: BodyPartReader, limit: int) -> bytes:
+    chunks = []
+    size = 0
+    while chunk := await part.read_chunk(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"the file is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _read_upload(request: web.Request, limits: Limits) -> dict[str, object]:
+    if not request.content_type.startswith("multipart/"):
+        raise UnsupportedMedia("send the file as multipart/form-data with a 'file' field")
+    if request.content_length and request.content_length > limits.max_upload_bytes + _FIELD_LIMIT:
+        raise TooLarge(f"the file is larger than {limits.max_upload_bytes} bytes")
+    fields: dict[str, object] = {}
+    try:
+        reader = await request.multipart()
+        async for part in reader:
+            if not isinstance(part, BodyPartReader):
+                raise BadRequest("nested multipart bodies are not accepted")
+            if part.name == "file":
+                content_type = (part.headers.get("Content-Type") or "").split(";")[0].strip()
+                if content_type not in limits.upload_types:
+                    raise UnsupportedMedia(
+                        f"files of type {content_type or 'unknown'} are not accepted "
+                        f"(accepted: {', '.join(limits.upload_types)})",
+                        code="file_type_not_allowed",
+                    )
+                fields["file"] = await _read_part(part, limits.max_upload_bytes)
+                fields["filename"] = safe_filename(part.filename)
+                fields["content_type"] = content_type
+            elif part.name in ("id", "message"):
+                raw = await _read_part(part, _FIELD_LIMIT)
+                fields[part.name] = raw.decode("utf-8", errors="replace")
+            else:
+                raise Invalid(f"{part.name}: unknown field", code="validation_error")
+    except ValueError as exc:
+        raise BadRequest(f"the multipart body is malformed: {exc}") from None
+    if "file" not in fields:
+        raise Invalid("file: is required")
+    if not fields["file"]:
+        raise Invalid("file: is empty")
+    message = str(fields.get("message", ""))
+    if len(message) > limits.max_message_chars:
+        raise Invalid(f"message: is longer than {limits.max_message_chars} characters")
+    client_id = fields.get("id")
+    if client_id is not None and not 1 <= len(str(client_id)) <= 100:
+        raise Invalid("id: must be 1 to 100 characters")
+    return fields
+
+
+@api.route(
+    "POST",
+    PATH + "/media",
+    tag="conversation",
+    summary="Upload a file from the user",
+    multipart={
+        "file": "The file (its part's Content-Type must be an accepted type).",
+        "id": "Optional client message id: the file is also sent as a user message.",
+        "message": "Optional text of that message.",
+    },
+    responses={201: MediaOut, 200: MediaOut},
+    auth=CONVERSATION_AUTH,
+    errors=(400, 401, 403, 404, 409, 413, 415, 422),
+)
+async def post_media(request: web.Request) -> web.Response:
+    """With ``id`` the file goes to the agent as a message (ticks as for any message);
+    without it the answer's ``id`` can be attached to a later message (``media.id``)."""
+    conversation = await authorize_conversation(request)
+    limits = request.app[keys.SETTINGS].limits
+    fields = await _read_upload(request, limits)
+    service = request.app[keys.SERVICE]
+    content = fields["file"]
+    assert isinstance(content, bytes)
+    name, content_type = str(fields["filename"]), str(fields["content_type"])
+    message = None
+    status = 201
+    if "id" in fields:
+        media, stored = await service.upload(
+            conversation.id,
+            client_id=str(fields["id"]),
+            text=str(fields.get("message", "")),
+            name=name,
+            content_type=content_type,
+            content=content,
+        )
+        message = MessageOut(
+            id=str(fields["id"]),
+            externalId=stored.external_id,
+            seq=stored.seq,
+            duplicate=stored.duplicate,
+        )
+        status = 200 if stored.duplicate else 201
+    else:
+        media = await service.store_media(
+            conversation.id,
+            uploader="user",
+            name=name,
+            content_type=content_type,
+            content=content,
+        )
+    return json_response(
+        MediaOut(
+            id=str(media["id"]),
+            name=str(media["name"]),
+            contentType=str(media["content_type"]),
+            size=int(media["size"]),  # type: ignore[call-overload]
+            url=f"/v1/media/{media['id']}",
+            message=message,
+        ),
+        status,
+    )
+
+
+@api.route(
+    "GET",
+    "/v1/media/{media_id}",
+    tag="conversation",
+    summary="Download a file of a conversation",
+    query={"token": ("string", "The conversation token, for links a browser opens.")},
+    responses={200: "The file, with its type and a download name."},
+    auth=CONVERSATION_AUTH,
+    errors=(401, 403, 404),
+)
+async def get_media_file(request: web.Request) -> web.Response:
+    media_id = request.match_info["media_id"]
+    async with request.app[keys.DATABASE].read() as conn:
+        stored = await get_media(media_id, conn=conn, content=True)
+    if stored is None:
+        raise NotFound(f"file {media_id!r} does not exist")
+    await authorize_conversation(request, stored.conversation_id, query_token=True)
+    return web.Response(
+        body=stored.content,
+        content_type=stored.content_type,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(stored.name)}",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, max-age=3600",
+        },
+    )

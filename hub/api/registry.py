@@ -1,0 +1,92 @@
+"""The v1 routes and what the OpenAPI document says of each, declared side by side."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    summary: str
+    description: str
+    handler: Handler
+    body: type[BaseModel] | None
+    multipart: dict[str, str] | None
+    responses: dict[int, type[BaseModel] | str]
+    query: dict[str, tuple[str, str]]
+    headers: dict[str, str]
+    auth: tuple[str, ...]
+    tag: str
+    streams: bool = False
+    errors: tuple[int, ...] = field(default=())
+
+
+class ApiRoutes:
+    def __init__(self) -> None:
+        self.operations: list[Operation] = []
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        tag: str,
+        description: str = "",
+        body: type[BaseModel] | None = None,
+        multipart: dict[str, str] | None = None,
+        responses: dict[int, type[BaseModel] | str],
+        query: dict[str, tuple[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, ...] = (),
+        errors: tuple[int, ...] = (),
+        streams: bool = False,
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.operations.append(
+                Operation(
+                    method=method,
+                    path=path,
+                    summary=summary,
+                    description=description or (handler.__doc__ or "").strip(),
+                    handler=handler,
+                    body=body,
+                    multipart=multipart,
+                    responses=responses,
+                    query=query or {},
+                    headers=headers or {},
+                    auth=auth,
+                    tag=tag,
+                    streams=streams,
+                    errors=errors,
+                )
+            )
+            return handler
+
+        return register
+
+    def add_to(self, app: web.Application) -> None:
+        for operation in self.operations:
+            app.router.add_route(operation.method, operation.path, operation.handler)
+
+
+api = ApiRoutes()
+
+
+def json_response(model: BaseModel | dict[str, Any], status: int = 200) -> web.Response:
+    if isinstance(model, BaseModel):
+        text = model.model_dump_json(by_alias=True)
+    else:
+        import json
+
+        text = json.dumps(model, separators=(",", ":"))
+    return web.Response(text=text, status=status, content_type="application/json")

@@ -1,0 +1,133 @@
+"""The application factory: it only wires. Resources live in ``cleanup_ctx``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from hub import keys
+from hub.api import conversations, escalations, events, health, media, openapi  # noqa: F401
+from hub.api.cors import cors_middleware
+from hub.api.errors import error_middleware
+from hub.api.registry import api
+from hub.clock import Clock
+from hub.conversation.delivery import KIND as PROVIDER_KIND
+from hub.conversation.delivery import ProviderDelivery
+from hub.conversation.service import ConversationService
+from hub.db import create_database
+from hub.eventbus import EventBus
+from hub.journal import Journal
+from hub.outbox import Dispatcher
+from hub.plugins import ProviderHost
+from hub.provider_context import HubProviderContext
+from hub.routing import Router
+from hub.security.tokens import TokenSigner
+from hub.settings import Settings
+from hub.store.bots import sync_config_bots
+from hub.store.meta import token_key
+
+log = logging.getLogger(__name__)
+
+GOING_AWAY = 1001
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+    app = web.Application(
+        middlewares=[error_middleware, cors_middleware],
+        client_max_size=settings.limits.max_upload_bytes + 64 * 1024,
+    )
+    app[keys.SETTINGS] = settings
+    app[keys.CLOCK] = clock or Clock()
+    app[keys.BUS] = EventBus()
+    host = ProviderHost.build(settings, lambda name: HubProviderContext(app, name))
+    app[keys.PROVIDERS] = host
+    app[keys.ROUTER] = Router(settings.queues, [i.name for i in host if i.enabled])
+
+    api.add_to(app)
+    for instance in host:
+        if instance.provider is not None and (routes := instance.provider.routes()):
+            inbound = web.Application()
+            inbound.router.add_routes(routes)
+            app.add_subapp(f"/providers/{instance.name}/", inbound)
+
+    app.cleanup_ctx.extend([_database, _http_session, _core, _providers])
+    app.on_shutdown.append(_close_streams)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    database = create_database(settings.database_url)
+    app[keys.DATABASE] = database
+    secret = settings.secret_key
+    key = (
+        secret.get_secret_value().encode()
+        if secret is not None
+        else await token_key(engine=database.writer)
+    )
+    app[keys.TOKENS] = TokenSigner(key)
+    if settings.bots:
+        async with database.writer.begin() as conn:
+            await sync_config_bots(settings.bots, conn=conn, clock=app[keys.CLOCK])
+    yield
+    await database.dispose()
+
+
+async def _http_session(app: web.Application) -> AsyncIterator[None]:
+    session = aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=app[keys.SETTINGS].provider_timeout_seconds),
+        headers={"User-Agent": "offload-hub"},
+    )
+    app[keys.HTTP] = session
+    yield
+    await session.close()
+
+
+async def _core(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    journal = Journal(app[keys.DATABASE], app[keys.BUS], app[keys.CLOCK])
+    dispatcher = Dispatcher(
+        journal,
+        app[keys.CLOCK],
+        backoff_base=settings.retry_base_seconds,
+        backoff_cap=settings.retry_max_seconds,
+    )
+    dispatcher.register(
+        PROVIDER_KIND,
+        ProviderDelivery(
+            app[keys.PROVIDERS],
+            app[keys.DATABASE],
+            timeout=settings.provider_timeout_seconds,
+            max_attempts=settings.delivery_attempts,
+        ),
+    )
+    app[keys.JOURNAL] = journal
+    app[keys.DISPATCHER] = dispatcher
+    app[keys.SERVICE] = ConversationService(
+        database=app[keys.DATABASE],
+        journal=journal,
+        dispatcher=dispatcher,
+        host=app[keys.PROVIDERS],
+        router=app[keys.ROUTER],
+        provider_timeout=settings.provider_timeout_seconds,
+    )
+    await journal.start()
+    await dispatcher.start()
+    yield
+    await dispatcher.stop()
+    await journal.stop()
+
+
+async def _providers(app: web.Application) -> AsyncIterator[None]:
+    host = app[keys.PROVIDERS]
+    await host.start()
+    yield
+    await host.stop()
+
+
+async def _close_streams(app: web.Application) -> None:
+    """Shutdown: every stream ends with "going away", so clients resume elsewhere."""
+    app[keys.BUS].close_all(GOING_AWAY)

@@ -1,0 +1,266 @@
+"""``offload-hub``: serve, migrate, register bots, inspect providers."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from aiohttp import web
+
+from hub import __version__
+from hub.clock import Clock, iso
+from hub.db import create_oneshot_engine
+from hub.migrate import upgrade
+from hub.settings import ConfigError, Settings, check_origin, load_settings
+from hub.store.bots import create_bot, list_bots
+
+
+def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
+    return load_settings(args.config, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2))
+
+
+# -- serve ------------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args, host=args.host, port=args.port)
+    _configure_logging(settings.log_level)
+    upgrade(settings.database_url)
+    from hub.app import create_app
+
+    app = create_app(settings)
+    base = settings.public_base_url
+    print(
+        f"offload-hub {__version__} on {base}\n"
+        f"  database:     {settings.database_url}\n"
+        f"  API:          {base}/v1/openapi.json\n"
+        f"  health:       {base}/healthz  {base}/readyz\n"
+        f"  add a bot:    offload-hub bots add 'My bot'   (prints its key once)\n",
+        flush=True,
+    )
+    web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=10)
+    return 0
+
+
+# -- db ---------------------------------------------------------------------------------------
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    upgrade(settings.database_url, args.revision)
+    print(f"database {settings.database_url} is at revision {args.revision}")
+    return 0
+
+
+# -- bots -------------------------------------------------------------------------------------
+
+
+async def _bots_add(settings: Settings, name: str, origins: list[str]) -> dict[str, Any]:
+    engine = create_oneshot_engine(settings.database_url)
+    try:
+        async with engine.begin() as conn:
+            bot, secret = await create_bot(name, conn=conn, clock=Clock(), allowed_origins=origins)
+    finally:
+        await engine.dispose()
+    return {"id": bot.id, "name": bot.name, "secret": secret, "allowedOrigins": origins}
+
+
+def cmd_bots_add(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    try:
+        origins = [check_origin(origin) for origin in args.origin]
+    except ValueError as exc:
+        raise ConfigError(f"--origin: {exc}") from None
+    upgrade(settings.database_url)
+    created = asyncio.run(_bots_add(settings, args.name, origins))
+    if args.json:
+        _print_json(created)
+    else:
+        print(f"bot id:     {created['id']}")
+        print(f"secret key: {created['secret']}")
+        print("Keep the secret key now: it is stored only as a hash and cannot be shown again.")
+    return 0
+
+
+async def _bots_list(settings: Settings) -> list[dict[str, Any]]:
+    engine = create_oneshot_engine(settings.database_url)
+    try:
+        async with engine.connect() as conn:
+            bots = await list_bots(conn=conn)
+    finally:
+        await engine.dispose()
+    return [
+        {
+            "id": bot.id,
+            "name": bot.name,
+            "allowedOrigins": bot.allowed_origins,
+            "source": bot.source,
+            "disabled": bot.disabled,
+            "createdAt": iso(bot.created_at),
+        }
+        for bot in bots
+    ]
+
+
+def cmd_bots_list(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    upgrade(settings.database_url)
+    bots = asyncio.run(_bots_list(settings))
+    if args.json:
+        _print_json(bots)
+        return 0
+    if not bots:
+        print("no bots yet: add one with  offload-hub bots add 'My bot'")
+    for bot in bots:
+        flags = " (disabled)" if bot["disabled"] else ""
+        origins = ", ".join(bot["allowedOrigins"]) or "server-side only"
+        print(f"{bot['id']}  {bot['name']}{flags}  [{origins}]")
+    return 0
+
+
+# -- providers --------------------------------------------------------------------------------
+
+
+async def _providers(settings: Settings) -> dict[str, Any]:
+    from hub import keys
+    from hub.app import create_app
+
+    app = create_app(settings)
+    runner = web.AppRunner(app)
+    await runner.setup()  # starts every instance and runs its check()
+    try:
+        host = app[keys.PROVIDERS]
+        return {
+            "adapters": [
+                {
+                    "name": adapter.name,
+                    "target": adapter.target,
+                    "capabilities": adapter.capabilities,
+                    "error": adapter.error,
+                }
+                for adapter in host.adapters.values()
+            ],
+            "instances": [
+                {
+                    "name": instance.name,
+                    "type": instance.type,
+                    "enabled": instance.enabled,
+                    "healthy": instance.usable,
+                    "detail": instance.detail,
+                }
+                for instance in host
+            ],
+        }
+    finally:
+        await runner.cleanup()
+
+
+def cmd_providers_list(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    _configure_logging("CRITICAL")
+    upgrade(settings.database_url)
+    report = asyncio.run(_providers(settings))
+    if args.json:
+        _print_json(report)
+        return 0
+    print("installed adapters:")
+    for adapter in report["adapters"]:
+        state = (
+            f"BROKEN: {adapter['error']}"
+            if adapter["error"]
+            else (", ".join(adapter["capabilities"]) or "no optional capabilities")
+        )
+        print(f"  {adapter['name']:<12} {state}")
+    if not report["adapters"]:
+        print("  none")
+    print("configured instances:")
+    for instance in report["instances"]:
+        health = "healthy" if instance["healthy"] else "UNHEALTHY"
+        print(
+            f"  {instance['name']:<12} type={instance['type']:<10} {health}  {instance['detail']}"
+        )
+    if not report["instances"]:
+        print("  none")
+    return 0
+
+
+# -- the parser -------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="offload-hub", description="The human-agent offload hub.")
+    parser.add_argument("--version", action="version", version=f"offload-hub {__version__}")
+    parser.add_argument(
+        "--config", "-c", help="TOML config file (default: $OFFLOAD_HUB_CONFIG, if set)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="migrate the database and run the hub")
+    serve.add_argument("--host", help="listen address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default 8080)")
+    serve.set_defaults(run=cmd_serve)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(
+        dest="db_command", required=True, metavar="ACTION"
+    )
+    db_upgrade = db.add_parser("upgrade", help="apply the migrations")
+    db_upgrade.add_argument("revision", nargs="?", default="head")
+    db_upgrade.set_defaults(run=cmd_db_upgrade)
+
+    bots = commands.add_parser("bots", help="chatbot instances").add_subparsers(
+        dest="bots_command", required=True, metavar="ACTION"
+    )
+    bots_add = bots.add_parser("add", help="register a bot; prints its secret key once")
+    bots_add.add_argument("name")
+    bots_add.add_argument(
+        "--origin",
+        action="append",
+        default=[],
+        help="an origin its browser widget runs on (repeatable), e.g. https://shop.example",
+    )
+    bots_add.add_argument("--json", action="store_true", help="machine-readable output")
+    bots_add.set_defaults(run=cmd_bots_add)
+    bots_list = bots.add_parser("list", help="the registered bots")
+    bots_list.add_argument("--json", action="store_true", help="machine-readable output")
+    bots_list.set_defaults(run=cmd_bots_list)
+
+    providers = commands.add_parser("providers", help="provider adapters").add_subparsers(
+        dest="providers_command", required=True, metavar="ACTION"
+    )
+    providers_list = providers.add_parser(
+        "list", help="installed adapters, configured instances and their health"
+    )
+    providers_list.add_argument("--json", action="store_true", help="machine-readable output")
+    providers_list.set_defaults(run=cmd_providers_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

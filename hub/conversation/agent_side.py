@@ -1,0 +1,307 @@
+"""Units for what a provider reports through its context (the agent side of the chat).
+
+Each takes the reporting instance's name: a provider may only speak about conversations
+it holds. An ``event_id`` makes a report idempotent: the second time, nothing happens.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from hub import actions
+from hub.conversation import ticks
+from hub.conversation.ending import end
+from hub.errors import NotFound
+from hub.ids import new_id
+from hub.journal import ConversationState, Scope
+from hub.models import Message, ProviderEvent, table
+from providers import Agent, ConversationEnded, MediaInfo, UnknownConversation
+
+PROVIDER_EVENTS = table(ProviderEvent)
+MESSAGES = table(Message)
+
+TYPING_TTL = timedelta(seconds=6)
+
+
+async def owned(
+    scope: Scope, conversation_id: str, instance: str, *, ended_ok: bool = False
+) -> ConversationState:
+    """The conversation, if ``instance`` holds it (and it is open, unless ``ended_ok``)."""
+    try:
+        conversation = await scope.conversation(conversation_id)
+    except NotFound:
+        raise UnknownConversation(f"no conversation {conversation_id!r}") from None
+    if conversation["provider"] != instance:
+        raise UnknownConversation(
+            f"conversation {conversation_id!r} is not held by provider {instance!r}"
+        )
+    if not ended_ok and not conversation.is_open:
+        raise ConversationEnded(f"conversation {conversation_id!r} has ended")
+    return conversation
+
+
+async def seen(scope: Scope, instance: str, event_id: str | None, conversation_id: str) -> bool:
+    """True if this event id was already handled; otherwise records it (with the unit)."""
+    if event_id is None:
+        return False
+    if scope.careful or scope.recall(("provider-event", instance, event_id)):
+        known = scope.recall(("provider-event", instance, event_id)) or await scope.conn.scalar(
+            sa.select(sa.literal(1)).where(
+                PROVIDER_EVENTS.c.instance == instance, PROVIDER_EVENTS.c.event_id == event_id
+            )
+        )
+        if known:
+            return True
+    scope.insert(
+        ProviderEvent,
+        {
+            "instance": instance,
+            "event_id": event_id,
+            "conversation_id": conversation_id,
+            "created_at": scope.now,
+        },
+    )
+    scope.note(("provider-event", instance, event_id), True)
+    return False
+
+
+def _stop_typing(scope: Scope, conversation: ConversationState) -> None:
+    if conversation["agent_typing_until"] is not None:
+        conversation.set(agent_typing_until=None)
+        scope.emit(conversation, *actions.stop_typing())
+
+
+def _join(scope: Scope, conversation: ConversationState, agent: Agent) -> None:
+    if conversation["agent_id"] is not None and conversation["agent_id"] != agent.id:
+        # A transfer: the previous agent leaves first.
+        _stop_typing(scope, conversation)
+        scope.emit(
+            conversation,
+            *actions.system_message("agent-left", agentName=conversation["agent_name"]),
+        )
+    had_icon = conversation["agent_icon"] is not None
+    conversation.set(
+        status="assigned",
+        owner="agent",
+        agent_id=agent.id,
+        agent_name=agent.name,
+        agent_icon=agent.icon_url,
+        position=None,
+        estimated_wait=None,
+        deadline_at=None,
+        deadline_kind=None,
+    )
+    if conversation["assigned_at"] is None:
+        conversation.set(assigned_at=scope.now)
+    joined = actions.agent_joined(agent.name, agent.icon_url)
+    if had_icon and agent.icon_url is None:
+        joined.insert(1, actions.set_icon(None))
+    scope.emit_all(conversation, [*joined, actions.external_info(conversation.row)])
+
+
+async def agent_joined(
+    scope: Scope, *, instance: str, conversation_id: str, agent: Agent, event_id: str | None
+) -> None:
+    conversation = await owned(scope, conversation_id, instance)
+    if await seen(scope, instance, event_id, conversation_id):
+        return
+    if conversation["status"] == "assigned" and conversation["agent_id"] == agent.id:
+        await _profile(scope, conversation, agent)
+        return
+    _join(scope, conversation, agent)
+
+
+async def agent_left(
+    scope: Scope,
+    *,
+    instance: str,
+    conversation_id: str,
+    reason: str | None,
+    event_id: str | None,
+) -> None:
+    conversation = await owned(scope, conversation_id, instance)
+    if await seen(scope, instance, event_id, conversation_id):
+        return
+    if conversation["agent_id"] is None:
+        return
+    _stop_typing(scope, conversation)
+    scope.emit(
+        conversation, *actions.system_message("agent-left", agentName=conversation["agent_name"])
+    )
+    conversation.set(
+        status="queued", owner="provider", agent_id=None, agent_name=None, agent_icon=None
+    )
+    scope.emit_all(
+        conversation,
+        [actions.set_name(None), actions.set_icon(None), actions.external_info(conversation.row)],
+    )
+
+
+async def agent_message(
+    scope: Scope,
+    *,
+    instance: str,
+    conversation_id: str,
+    html: str,
+    agent: Agent | None,
+    event_id: str | None,
+    media: MediaInfo | None,
+) -> str:
+    """Store and show an agent message (already sanitised); returns its externalId."""
+    conversation = await owned(scope, conversation_id, instance)
+    if await seen(scope, instance, event_id, conversation_id):
+        existing = await scope.conn.scalar(
+            sa.select(MESSAGES.c.id).where(
+                MESSAGES.c.conversation_id == conversation_id,
+                MESSAGES.c.source_event_id == event_id,
+            )
+        )
+        if existing is not None:
+            return existing  # type: ignore[no-any-return]
+        return scope.recall(("agent-message", instance, event_id))  # type: ignore[no-any-return]
+    if agent is not None and agent.id != conversation["agent_id"]:
+        _join(scope, conversation, agent)  # a message from someone who never joined
+    _stop_typing(scope, conversation)
+    message_id = new_id("m")
+    media_data = None
+    if media is not None:
+        media_data = {
+            "id": media.id,
+            "name": media.name,
+            "contentType": media.content_type,
+            "size": media.size,
+            "url": media.url,
+        }
+    seq = scope.emit(
+        conversation,
+        *actions.agent_message(
+            html=html,
+            external_id=message_id,
+            agent_id=conversation["agent_id"],
+            agent_name=conversation["agent_name"],
+            media=media_data,
+        ),
+    )
+    scope.insert(
+        Message,
+        {
+            "id": message_id,
+            "conversation_id": conversation_id,
+            "author": "agent",
+            "client_id": None,
+            "source_event_id": event_id,
+            "body": html,
+            "media_id": None if media is None else media.id,
+            "agent_id": conversation["agent_id"],
+            "agent_name": conversation["agent_name"],
+            "status": "stored",
+            "seq": seq,
+            "created_at": scope.now,
+        },
+    )
+    if event_id is not None:
+        scope.note(("agent-message", instance, event_id), message_id)
+    return message_id
+
+
+async def agent_typing(
+    scope: Scope, *, instance: str, conversation_id: str, typing: bool, agent: Agent | None
+) -> None:
+    conversation = await owned(scope, conversation_id, instance)
+    if not typing:
+        _stop_typing(scope, conversation)
+        return
+    if conversation["agent_typing_until"] is None:
+        name = agent.name if agent is not None else conversation["agent_name"]
+        scope.emit(conversation, *actions.typing(name))
+    conversation.set(agent_typing_until=scope.now + TYPING_TTL)
+
+
+async def _profile(scope: Scope, conversation: ConversationState, agent: Agent) -> None:
+    if agent.name != conversation["agent_name"]:
+        conversation.set(agent_name=agent.name)
+        scope.emit(conversation, *actions.set_name(agent.name))
+    if agent.icon_url != conversation["agent_icon"]:
+        conversation.set(agent_icon=agent.icon_url)
+        scope.emit(conversation, *actions.set_icon(agent.icon_url))
+
+
+async def agent_profile(
+    scope: Scope, *, instance: str, conversation_id: str, agent: Agent, event_id: str | None
+) -> None:
+    conversation = await owned(scope, conversation_id, instance)
+    if await seen(scope, instance, event_id, conversation_id):
+        return
+    if conversation["agent_id"] != agent.id:
+        return  # a profile of someone not in this conversation changes nothing here
+    await _profile(scope, conversation, agent)
+
+
+async def message_status(
+    scope: Scope,
+    *,
+    instance: str,
+    conversation_id: str,
+    message_id: str,
+    status: str,
+    event_id: str | None,
+) -> None:
+    conversation = await owned(scope, conversation_id, instance, ended_ok=True)
+    if await seen(scope, instance, event_id, conversation_id):
+        return
+    try:
+        await ticks.advance(scope, conversation, message_id, status)
+    except NotFound:
+        raise UnknownConversation(
+            f"message {message_id!r} is not a user message of {conversation_id!r}"
+        ) from None
+
+
+async def queue_update(
+    scope: Scope,
+    *,
+    instance: str,
+    conversation_id: str,
+    position: int | None,
+    estimated_wait: float | None,
+) -> None:
+    conversation = await owned(scope, conversation_id, instance)
+    if conversation["status"] != "queued":
+        return
+    if (position, estimated_wait) == (conversation["position"], conversation["estimated_wait"]):
+        return
+    conversation.set(position=position, estimated_wait=estimated_wait)
+    scope.emit_all(
+        conversation,
+        [actions.queue_position(position, estimated_wait), actions.external_info(conversation.row)],
+    )
+
+
+async def conversation_closed(
+    scope: Scope, *, instance: str, conversation_id: str, reason: str, event_id: str | None
+) -> None:
+    conversation = await owned(scope, conversation_id, instance, ended_ok=True)
+    if not conversation.is_open or await seen(scope, instance, event_id, conversation_id):
+        return
+    end(scope, conversation, reason=reason, by="agent", announce=True)
+
+
+async def ticket_created(
+    scope: Scope, *, instance: str, conversation_id: str, ticket_id: str, event_id: str | None
+) -> None:
+    conversation = await owned(scope, conversation_id, instance, ended_ok=True)
+    if not conversation.is_open or await seen(scope, instance, event_id, conversation_id):
+        return
+    _stop_typing(scope, conversation)
+    scope.emit(conversation, *actions.system_message("ticket-created", ticketId=ticket_id))
+    end(
+        scope,
+        conversation,
+        reason="ticket",
+        by="provider",
+        announce=False,
+        status="ticket",
+        ticket_id=ticket_id,
+    )

@@ -1,0 +1,206 @@
+"""Units of an escalation: create the conversation, route it step by step, record the outcome."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from hub import actions
+from hub.conversation.delivery import stage_undelivered
+from hub.conversation.ending import end
+from hub.errors import Invalid
+from hub.ids import new_id
+from hub.journal import Scope
+from hub.models import OPEN_STATUSES, Conversation, IdempotencyKey, table
+from hub.outbox import Dispatcher
+from providers import Opened
+
+CONVERSATIONS = table(Conversation)
+IDEMPOTENCY = table(IdempotencyKey)
+
+# What the user is told when nobody could take the conversation, by the reason the
+# chain's providers gave (everything but "closed" reads as "nobody can answer now").
+REASON_MESSAGES = {"closed": "out-of-hours"}
+
+
+def reason_message(reason: str) -> str:
+    return REASON_MESSAGES.get(reason, "no-agents")
+
+
+@dataclass(frozen=True, slots=True)
+class NewConversation:
+    bot_id: str
+    session_id: str
+    queue: str
+    language: str | None
+    user_info: dict[str, Any]
+    inquiry: str
+    skills: list[str]
+    data: dict[str, Any]
+    transcript: list[dict[str, Any]]
+    idempotency_key: str | None
+    request_hash: str
+    route_within: float
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    conversation_id: str
+    created: bool
+
+
+async def create(scope: Scope, new: NewConversation) -> Created:
+    """The conversation for an escalation, or the one that already answers it.
+
+    A known ``Idempotency-Key`` returns its conversation (the same request body only); an
+    open conversation of the same bot session is returned rather than a second one.
+    """
+    conn = scope.conn
+    if new.idempotency_key is not None:
+        known = (
+            await conn.execute(
+                sa.select(IDEMPOTENCY.c.request_hash, IDEMPOTENCY.c.conversation_id).where(
+                    IDEMPOTENCY.c.bot_id == new.bot_id, IDEMPOTENCY.c.key == new.idempotency_key
+                )
+            )
+        ).first()
+        if known is not None:
+            if known.request_hash != new.request_hash:
+                raise Invalid(
+                    "this Idempotency-Key was used with a different request body",
+                    code="idempotency_key_reused",
+                )
+            return Created(known.conversation_id, created=False)
+    open_id = await conn.scalar(
+        sa.select(CONVERSATIONS.c.id).where(
+            CONVERSATIONS.c.bot_id == new.bot_id,
+            CONVERSATIONS.c.session_id == new.session_id,
+            CONVERSATIONS.c.status.in_(OPEN_STATUSES),
+        )
+    )
+    if open_id is None:
+        now = scope.now
+        open_id = new_id("c")
+        scope.create_conversation(
+            {
+                "id": open_id,
+                "bot_id": new.bot_id,
+                "session_id": new.session_id,
+                "status": "queued",
+                "queue": new.queue,
+                "owner": "hub",
+                "language": new.language,
+                "user_info": new.user_info,
+                "inquiry": new.inquiry,
+                "skills": new.skills,
+                "data": new.data,
+                "transcript": new.transcript,
+                "created_at": now,
+                "updated_at": now,
+                # If this process dies while routing, the lifecycle picks the
+                # conversation up again once this deadline passes.
+                "deadline_at": now + timedelta(seconds=new.route_within),
+                "deadline_kind": "route",
+            }
+        )
+        created = True
+    else:
+        created = False
+    if new.idempotency_key is not None:
+        scope.insert(
+            IdempotencyKey,
+            {
+                "bot_id": new.bot_id,
+                "key": new.idempotency_key,
+                "request_hash": new.request_hash,
+                "conversation_id": open_id,
+                "created_at": scope.now,
+            },
+        )
+    return Created(open_id, created=created)
+
+
+async def enter_step(scope: Scope, conversation_id: str, *, step: int, instance: str) -> bool:
+    """Hand the conversation to ``instance`` before its ``open`` runs (so the adapter may
+    report on it at once). False when the conversation ended meanwhile."""
+    conversation = await scope.conversation(conversation_id)
+    if not conversation.is_open:
+        return False
+    conversation.set(provider=instance, chain_step=step, owner="provider", provider_ref=None)
+    return True
+
+
+async def opened(
+    scope: Scope,
+    conversation_id: str,
+    *,
+    instance: str,
+    result: Opened,
+    wait_limit: float | None,
+    dispatcher: Dispatcher | None,
+) -> bool:
+    """``open`` accepted: record the provider's ref and tell the chatbot where it stands."""
+    conversation = await scope.conversation(conversation_id)
+    if not conversation.is_open or conversation["provider"] != instance:
+        return False
+    conversation.set(provider_ref=result.ref, deadline_at=None, deadline_kind=None)
+    if conversation["status"] == "queued" and conversation["agent_id"] is None:
+        if result.status == "assigned":
+            conversation.set(status="assigned", assigned_at=scope.now)
+        else:
+            conversation.set(position=result.position, estimated_wait=result.estimated_wait)
+            if wait_limit is not None:
+                conversation.set(
+                    deadline_at=scope.now + timedelta(seconds=wait_limit),
+                    deadline_kind="wait-limit",
+                )
+            if result.position is not None or result.estimated_wait is not None:
+                scope.emit_all(
+                    conversation, [actions.queue_position(result.position, result.estimated_wait)]
+                )
+        scope.emit_all(conversation, [actions.external_info(conversation.row)])
+    await stage_undelivered(scope, conversation, dispatcher)
+    return True
+
+
+async def ticketed(
+    scope: Scope,
+    conversation_id: str,
+    *,
+    instance: str,
+    ticket_id: str,
+    ref: str | None,
+    skipped_reason: str | None,
+) -> bool:
+    """``open`` made a ticket: say why no one chats, give the ticket id, back to the bot."""
+    conversation = await scope.conversation(conversation_id)
+    if not conversation.is_open or conversation["provider"] != instance:
+        return False
+    conversation.set(provider_ref=ref)
+    if skipped_reason is not None:
+        scope.emit_all(conversation, [actions.system_message(reason_message(skipped_reason))])
+    scope.emit_all(conversation, [actions.system_message("ticket-created", ticketId=ticket_id)])
+    end(
+        scope,
+        conversation,
+        reason="ticket",
+        by="provider",
+        announce=False,
+        status="ticket",
+        ticket_id=ticket_id,
+    )
+    return True
+
+
+async def unserved(scope: Scope, conversation_id: str, *, reason: str) -> bool:
+    """No step of the chain took the conversation: say why, and back to the bot."""
+    conversation = await scope.conversation(conversation_id)
+    if not conversation.is_open:
+        return False
+    conversation.set(provider=None, provider_ref=None)
+    scope.emit_all(conversation, [actions.system_message(reason_message(reason))])
+    end(scope, conversation, reason=reason, by="hub", announce=False)
+    return True

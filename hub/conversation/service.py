@@ -1,0 +1,406 @@
+"""The conversation operations, as the v1 API, the provider contexts and the dashboard use them.
+
+Provider calls (``availability``, ``open``, ``user_typing``) happen here, outside any
+database transaction; everything that changes a conversation is a unit of work in the
+journal. Routing walks the queue's chain: a step that is unhealthy, closed, has no one
+online, refuses, fails or times out hands the conversation to the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from hub.conversation import opening, user_side
+from hub.conversation.user_side import Stored
+from hub.db import Database
+from hub.errors import Conflict, NotFound
+from hub.journal import Journal
+from hub.models import Conversation
+from hub.outbox import Dispatcher
+from hub.plugins import Instance, ProviderHost
+from hub.routing import Router
+from hub.settings import QueueSettings
+from hub.store.conversations import get_conversation
+from providers import (
+    Availability,
+    AvailabilityRequest,
+    Capability,
+    ConversationRef,
+    Handoff,
+    Opened,
+    ProviderRefused,
+    ProviderUnavailable,
+    SupportsUserTyping,
+    TicketCreated,
+    TranscriptItem,
+    UserInfo,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueAvailability:
+    queue: str | None
+    open: bool
+    reason: str
+    agents_online: int
+    estimated_wait: float | None
+    ticket_fallback: bool
+
+
+def handoff_of(conversation: Conversation, wait_limit: float | None) -> Handoff:
+    user = conversation.user_info
+    return Handoff(
+        conversation_id=conversation.id,
+        bot_id=conversation.bot_id,
+        session_id=conversation.session_id,
+        queue=conversation.queue,
+        user=UserInfo(
+            name=user.get("name"),
+            last_name=user.get("lastName"),
+            email=user.get("email"),
+            language=user.get("language"),
+            extra=user.get("extra") or {},
+        ),
+        inquiry=conversation.inquiry,
+        transcript=tuple(
+            TranscriptItem(
+                user=item["user"],
+                message=item["message"],
+                datetime=item.get("datetime"),
+                id=item.get("id"),
+                external_id=item.get("externalId"),
+                extra={
+                    key: value
+                    for key, value in item.items()
+                    if key not in {"user", "message", "datetime", "id", "externalId"}
+                },
+            )
+            for item in conversation.transcript
+        ),
+        data=conversation.data,
+        skills=tuple(conversation.skills),
+        created_at=conversation.created_at,
+        wait_limit=wait_limit,
+    )
+
+
+class ConversationService:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        journal: Journal,
+        dispatcher: Dispatcher,
+        host: ProviderHost,
+        router: Router,
+        provider_timeout: float,
+    ) -> None:
+        self.database = database
+        self.journal = journal
+        self.dispatcher = dispatcher
+        self.host = host
+        self.router = router
+        self.provider_timeout = provider_timeout
+
+    # -- availability and escalation ------------------------------------------------------
+
+    async def _availability(
+        self, instance: Instance, request: AvailabilityRequest
+    ) -> Availability | None:
+        """An instance's availability; None when it cannot be asked (unhealthy, failing)."""
+        if not instance.usable or instance.provider is None:
+            return None
+        try:
+            return await asyncio.wait_for(
+                instance.provider.availability(request), self.provider_timeout
+            )
+        except Exception:
+            log.warning("provider %s failed to answer availability", instance.name, exc_info=True)
+            return None
+
+    async def availability(
+        self, *, bot_id: str, queue: str | None, language: str | None, skills: list[str]
+    ) -> QueueAvailability:
+        matched = self.router.match(
+            bot_id=bot_id, language=language, skills=skills, requested=queue
+        )
+        if matched is None:
+            return QueueAvailability(None, False, "disabled", 0, None, False)
+        if not matched.enabled:
+            return QueueAvailability(matched.name, False, "disabled", 0, None, False)
+        request = AvailabilityRequest(
+            queue=matched.name, language=language, skills=tuple(skills), bot_id=bot_id
+        )
+        answers = await asyncio.gather(
+            *(self._step_availability(step.provider, request) for step in matched.chain)
+        )
+        live = [a for a in answers if a is not None and a.kind == "live"]
+        ticket = any(a is not None and a.kind == "ticket" and a.open for a in answers)
+        agents = sum(a.agents_online or 0 for a in live)
+        open_live = [a for a in live if a.open]
+        if open_live:
+            first = open_live[0]
+            return QueueAvailability(
+                matched.name, True, "open", agents, first.estimated_wait, ticket
+            )
+        reason = next((a.reason for a in live if a.reason in ("closed", "no-agents")), None)
+        return QueueAvailability(matched.name, False, reason or "no-agents", agents, None, ticket)
+
+    async def _step_availability(
+        self, name: str, request: AvailabilityRequest
+    ) -> Availability | None:
+        instance = self.host.get(name)
+        return None if instance is None else await self._availability(instance, request)
+
+    def match_queue(
+        self, *, bot_id: str, language: str | None, skills: list[str], requested: str | None
+    ) -> QueueSettings | None:
+        return self.router.match(
+            bot_id=bot_id, language=language, skills=skills, requested=requested
+        )
+
+    async def escalate(self, new: opening.NewConversation) -> opening.Created:
+        """Create (or find) the conversation and, if new, route it along its chain."""
+        created = await self.journal.run(partial(opening.create, new=new))
+        if created.created:
+            await self.route(created.conversation_id)
+        return created
+
+    async def route(self, conversation_id: str, start: int = 0) -> None:
+        """Walk the chain from step ``start`` until a provider takes the conversation."""
+        async with self.database.read() as conn:
+            conversation = await get_conversation(conversation_id, conn=conn)
+        if conversation is None:
+            raise NotFound(f"conversation {conversation_id!r} does not exist")
+        queue = self.router.get(conversation.queue)
+        chain = queue.chain if queue is not None and queue.enabled else []
+        skipped: list[str] = []
+        request = AvailabilityRequest(
+            queue=conversation.queue,
+            language=conversation.language,
+            skills=tuple(conversation.skills),
+            bot_id=conversation.bot_id,
+        )
+        for index in range(start, len(chain)):
+            step = chain[index]
+            instance = self.host.get(step.provider)
+            if instance is None or instance.provider is None:
+                skipped.append("unavailable")
+                continue
+            availability = await self._availability(instance, request)
+            if availability is None:
+                skipped.append("unavailable")
+                continue
+            if not availability.open:
+                skipped.append(availability.reason)
+                continue
+            entered = await self.journal.run(
+                partial(
+                    opening.enter_step,
+                    conversation_id=conversation_id,
+                    step=index,
+                    instance=instance.name,
+                ),
+                conversations=(conversation_id,),
+            )
+            if not entered:
+                return  # the conversation ended while it was being routed
+            try:
+                result = await asyncio.wait_for(
+                    instance.provider.open(handoff_of(conversation, step.wait_limit)),
+                    self.provider_timeout,
+                )
+            except ProviderUnavailable as exc:
+                skipped.append(exc.reason)
+                continue
+            except ProviderRefused:
+                skipped.append("refused")
+                continue
+            except Exception:
+                log.warning(
+                    "provider %s failed to open %s", instance.name, conversation_id, exc_info=True
+                )
+                skipped.append("error")
+                continue
+            if isinstance(result, Opened):
+                await self.journal.run(
+                    partial(
+                        opening.opened,
+                        conversation_id=conversation_id,
+                        instance=instance.name,
+                        result=result,
+                        wait_limit=step.wait_limit,
+                        dispatcher=self.dispatcher,
+                    ),
+                    conversations=(conversation_id,),
+                )
+                return
+            if isinstance(result, TicketCreated):
+                await self.journal.run(
+                    partial(
+                        opening.ticketed,
+                        conversation_id=conversation_id,
+                        instance=instance.name,
+                        ticket_id=result.ticket_id,
+                        ref=result.ref,
+                        skipped_reason=_shown_reason(skipped),
+                    ),
+                    conversations=(conversation_id,),
+                )
+                return
+            log.error("provider %s returned %r from open()", instance.name, result)
+            skipped.append("error")
+        await self.journal.run(
+            partial(
+                opening.unserved,
+                conversation_id=conversation_id,
+                reason=_shown_reason(skipped) or "no-agents",
+            ),
+            conversations=(conversation_id,),
+        )
+
+    # -- the user's side -------------------------------------------------------------------
+
+    async def send_message(
+        self, conversation_id: str, *, client_id: str, text: str, media_id: str | None
+    ) -> Stored:
+        if media_id is not None:
+            await self._require_media_support(conversation_id)
+        return await self.journal.run(
+            partial(
+                user_side.user_message,
+                conversation_id=conversation_id,
+                client_id=client_id,
+                text=text,
+                media_id=media_id,
+                dispatcher=self.dispatcher,
+            ),
+            conversations=(conversation_id,),
+        )
+
+    async def _require_media_support(self, conversation_id: str) -> None:
+        async with self.database.read() as conn:
+            conversation = await get_conversation(conversation_id, conn=conn)
+        provider = self.host.provider(conversation.provider if conversation else None)
+        if provider is not None and not provider.supports(Capability.MEDIA):
+            raise Conflict(
+                "the provider handling this conversation does not accept files",
+                code="media_not_supported",
+            )
+
+    async def store_media(
+        self,
+        conversation_id: str,
+        *,
+        uploader: str,
+        name: str,
+        content_type: str,
+        content: bytes,
+        require_open: bool = True,
+    ) -> dict[str, Any]:
+        return await self.journal.run(
+            partial(
+                user_side.store_media,
+                conversation_id=conversation_id,
+                uploader=uploader,
+                name=name,
+                content_type=content_type,
+                content=content,
+                require_open=require_open,
+            ),
+            conversations=(conversation_id,),
+        )
+
+    async def upload(
+        self,
+        conversation_id: str,
+        *,
+        client_id: str,
+        text: str,
+        name: str,
+        content_type: str,
+        content: bytes,
+    ) -> tuple[dict[str, Any], Stored]:
+        await self._require_media_support(conversation_id)
+        return await self.journal.run(
+            partial(
+                user_side.upload,
+                conversation_id=conversation_id,
+                client_id=client_id,
+                text=text,
+                name=name,
+                content_type=content_type,
+                content=content,
+                dispatcher=self.dispatcher,
+            ),
+            conversations=(conversation_id,),
+        )
+
+    async def user_typing(self, conversation: Conversation, typing: bool) -> bool:
+        """Pass the user's typing to the provider, if it takes it; True when passed on."""
+        if conversation.status not in ("queued", "assigned"):
+            raise Conflict("the conversation has ended", code="conversation_ended")
+        provider = self.host.provider(conversation.provider)
+        if (
+            provider is None
+            or conversation.provider_ref is None
+            or not provider.supports(Capability.USER_TYPING)
+            or not isinstance(provider, SupportsUserTyping)
+        ):
+            return False
+        try:
+            await asyncio.wait_for(
+                provider.user_typing(
+                    ConversationRef(conversation.id, conversation.provider_ref), typing
+                ),
+                self.provider_timeout,
+            )
+        except Exception:
+            log.warning("provider %s failed to take typing", conversation.provider, exc_info=True)
+            return False
+        return True
+
+    async def user_read(self, conversation_id: str, up_to: str) -> None:
+        async with self.database.read() as conn:
+            conversation = await get_conversation(conversation_id, conn=conn)
+        provider = self.host.provider(conversation.provider if conversation else None)
+        await self.journal.run(
+            partial(
+                user_side.user_read,
+                conversation_id=conversation_id,
+                up_to=up_to,
+                forward=provider is not None and provider.supports(Capability.READ_RECEIPTS),
+                dispatcher=self.dispatcher,
+            ),
+            conversations=(conversation_id,),
+        )
+
+    async def close(self, conversation_id: str, *, reason: str, by: str) -> bool:
+        return await self.journal.run(
+            partial(
+                user_side.close,
+                conversation_id=conversation_id,
+                reason=reason,
+                by=by,
+                dispatcher=self.dispatcher,
+            ),
+            conversations=(conversation_id,),
+        )
+
+    async def rate(self, conversation_id: str, *, value: str, comment: str | None) -> None:
+        await self.journal.run(
+            partial(user_side.rate, conversation_id=conversation_id, value=value, comment=comment),
+            conversations=(conversation_id,),
+        )
+
+
+def _shown_reason(skipped: list[str]) -> str | None:
+    """Why the live steps did not take the conversation, as the user should hear it:
+    the first step that was closed or had no one, else None."""
+    return next((reason for reason in skipped if reason in ("closed", "no-agents")), None)

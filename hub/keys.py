@@ -1,0 +1,32 @@
+"""Typed application keys: every shared resource of the hub, in one place."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import aiohttp
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from hub.clock import Clock
+    from hub.conversation.service import ConversationService
+    from hub.db import Database
+    from hub.eventbus import EventBus
+    from hub.journal import Journal
+    from hub.outbox import Dispatcher
+    from hub.plugins import ProviderHost
+    from hub.routing import Router
+    from hub.security.tokens import TokenSigner
+    from hub.settings import Settings
+
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+DATABASE: web.AppKey[Database] = web.AppKey("database")
+BUS: web.AppKey[EventBus] = web.AppKey("bus")
+JOURNAL: web.AppKey[Journal] = web.AppKey("journal")
+DISPATCHER: web.AppKey[Dispatcher] = web.AppKey("dispatcher")
+PROVIDERS: web.AppKey[ProviderHost] = web.AppKey("providers")
+ROUTER: web.AppKey[Router] = web.AppKey("router")
+SERVICE: web.AppKey[ConversationService] = web.AppKey("service")
+TOKENS: web.AppKey[TokenSigner] = web.AppKey("tokens")
+HTTP: web.AppKey[aiohttp.ClientSession] = web.AppKey("http")

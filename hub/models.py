@@ -1,0 +1,226 @@
+"""The tables. Query functions live in :mod:`hub.store`; the write path in :mod:`hub.journal`.
+
+Columns are declared with explicit SQLAlchemy types so Alembic's migrations (in
+``hub/migrations``) read the same on SQLite and PostgreSQL, and a test proves the two agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+OPEN_STATUSES = ("queued", "assigned")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _open_only(*statuses: str) -> sa.TextClause:
+    listed = ", ".join(f"'{status}'" for status in statuses)
+    return sa.text(f"status IN ({listed})")
+
+
+class HubMeta(SQLModel, table=True):
+    """Key/value facts about this installation (the token signing key, when not configured)."""
+
+    __tablename__ = "hub_meta"
+
+    key: str = Field(primary_key=True, sa_type=sa.String(60))
+    value: str = Field(sa_type=sa.Text)
+
+
+class Bot(SQLModel, table=True):
+    """A registered chatbot instance. ``id`` is public; the secret key is stored as a hash."""
+
+    __tablename__ = "bots"
+
+    id: str = Field(primary_key=True, sa_type=sa.String(40))
+    name: str = Field(sa_type=sa.String(200))
+    secret_hash: str = Field(sa_type=sa.String(64), unique=True)
+    allowed_origins: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    source: str = Field(default="cli", sa_type=sa.String(10))
+    disabled: bool = Field(default=False)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Conversation(SQLModel, table=True):
+    """One escalation, from the bot's hand-off to the return to the bot."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        # One open conversation per bot session: a second escalation returns the open one.
+        sa.Index(
+            "uq_conversations_open_session",
+            "bot_id",
+            "session_id",
+            unique=True,
+            sqlite_where=_open_only(*OPEN_STATUSES),
+            postgresql_where=_open_only(*OPEN_STATUSES),
+        ),
+    )
+
+    id: str = Field(primary_key=True, sa_type=sa.String(40))
+    bot_id: str = Field(foreign_key="bots.id", index=True, sa_type=sa.String(40))
+    session_id: str = Field(sa_type=sa.String(200))
+    status: str = Field(index=True, sa_type=sa.String(16))
+    queue: str = Field(sa_type=sa.String(40))
+    chain_step: int = Field(default=0)
+    provider: str | None = Field(default=None, sa_type=sa.String(40))
+    provider_ref: str | None = Field(default=None, sa_type=sa.String(200))
+    owner: str = Field(default="bot", sa_type=sa.String(16))
+    agent_id: str | None = Field(default=None, sa_type=sa.String(100))
+    agent_name: str | None = Field(default=None, sa_type=sa.String(200))
+    agent_icon: str | None = Field(default=None, sa_type=sa.String(2000))
+    agent_typing_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    language: str | None = Field(default=None, sa_type=sa.String(20))
+    user_info: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    inquiry: str = Field(default="", sa_type=sa.Text)
+    skills: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    transcript: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+    position: int | None = Field(default=None)
+    estimated_wait: float | None = Field(default=None)
+    ticket_id: str | None = Field(default=None, sa_type=sa.String(200))
+    end_reason: str | None = Field(default=None, sa_type=sa.String(200))
+    ended_by: str | None = Field(default=None, sa_type=sa.String(16))
+    rating_value: str | None = Field(default=None, sa_type=sa.String(40))
+    rating_comment: str | None = Field(default=None, sa_type=sa.Text)
+    user_read_up_to: str | None = Field(default=None, sa_type=sa.String(40))
+    last_seq: int = Field(default=0)
+    # The next moment the lifecycle must look at this conversation (routing that did not
+    # finish, a wait limit), and what it must do then.
+    deadline_at: datetime | None = Field(default=None, index=True, sa_type=UTCDateTime)
+    deadline_kind: str | None = Field(default=None, sa_type=sa.String(20))
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    assigned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Media(SQLModel, table=True):
+    __tablename__ = "media"
+
+    id: str = Field(primary_key=True, sa_type=sa.String(40))
+    conversation_id: str = Field(foreign_key="conversations.id", index=True, sa_type=sa.String(40))
+    uploader: str = Field(sa_type=sa.String(10))
+    name: str = Field(sa_type=sa.String(255))
+    content_type: str = Field(sa_type=sa.String(100))
+    size: int
+    sha256: str = Field(sa_type=sa.String(64))
+    content: bytes = Field(sa_type=sa.LargeBinary)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Message(SQLModel, table=True):
+    """A user or agent message of the live chat (the bot's history is the transcript)."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        sa.UniqueConstraint("conversation_id", "client_id", name="uq_messages_client_id"),
+        sa.UniqueConstraint("conversation_id", "source_event_id", name="uq_messages_source_event"),
+    )
+
+    id: str = Field(primary_key=True, sa_type=sa.String(40))
+    conversation_id: str = Field(foreign_key="conversations.id", index=True, sa_type=sa.String(40))
+    author: str = Field(sa_type=sa.String(10))
+    client_id: str | None = Field(default=None, sa_type=sa.String(100))
+    source_event_id: str | None = Field(default=None, sa_type=sa.String(200))
+    body: str = Field(default="", sa_type=sa.Text)
+    media_id: str | None = Field(default=None, foreign_key="media.id", sa_type=sa.String(40))
+    agent_id: str | None = Field(default=None, sa_type=sa.String(100))
+    agent_name: str | None = Field(default=None, sa_type=sa.String(200))
+    status: str = Field(default="stored", sa_type=sa.String(10))
+    seq: int
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Event(SQLModel, table=True):
+    """The per-conversation event log: what the chatbot sees, in order, never rewritten."""
+
+    __tablename__ = "events"
+
+    conversation_id: str = Field(
+        foreign_key="conversations.id", primary_key=True, sa_type=sa.String(40)
+    )
+    seq: int = Field(
+        primary_key=True, sa_type=sa.Integer, sa_column_kwargs={"autoincrement": False}
+    )
+    at: datetime = Field(sa_type=UTCDateTime)
+    action: str = Field(sa_type=sa.String(40))
+    data: str = Field(sa_type=sa.Text)
+
+
+class ProviderEvent(SQLModel, table=True):
+    """Event ids an adapter passed to the context: a replayed or echoed event is a no-op."""
+
+    __tablename__ = "provider_events"
+
+    instance: str = Field(primary_key=True, sa_type=sa.String(40))
+    event_id: str = Field(primary_key=True, sa_type=sa.String(200))
+    conversation_id: str = Field(foreign_key="conversations.id", index=True, sa_type=sa.String(40))
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """An escalation's ``Idempotency-Key``: a replay returns the same conversation."""
+
+    __tablename__ = "idempotency_keys"
+
+    bot_id: str = Field(foreign_key="bots.id", primary_key=True, sa_type=sa.String(40))
+    key: str = Field(primary_key=True, sa_type=sa.String(200))
+    request_hash: str = Field(sa_type=sa.String(64))
+    conversation_id: str = Field(foreign_key="conversations.id", sa_type=sa.String(40))
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Outbox(SQLModel, table=True):
+    """Work for the outside world, written in the same transaction as the change behind it.
+
+    ``target`` names who receives it (``provider:<instance>``, later bot callbacks and
+    webhooks); rows of one (target, conversation) lane are delivered in ``id`` order.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (sa.Index("ix_outbox_lane", "target", "conversation_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(unique=True, sa_type=sa.String(40))
+    target: str = Field(sa_type=sa.String(60))
+    conversation_id: str | None = Field(
+        default=None, foreign_key="conversations.id", sa_type=sa.String(40)
+    )
+    kind: str = Field(sa_type=sa.String(20))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    status: str = Field(default="pending", index=True, sa_type=sa.String(10))
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime)
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+def table(model: type[SQLModel]) -> sa.Table:
+    """The Core table of a model, for the hot path's bulk statements."""
+    return model.__table__  # type: ignore[attr-defined,no-any-return]

@@ -1,0 +1,177 @@
+"""The hub's side of ``ProviderContext``: one per provider instance."""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from aiohttp import web
+
+from hub import keys
+from hub.conversation import agent_side, user_side
+from hub.security.sanitize import clean_html
+from hub.store.conversations import get_conversation
+from hub.store.media import get_media
+from providers import Agent, MediaInfo, MessageStatus, ProviderContext, UnknownConversation
+
+if TYPE_CHECKING:
+    from hub.journal import Journal, Scope
+
+
+def media_info(stored: Any) -> MediaInfo:
+    return MediaInfo(
+        stored.id, stored.name, stored.content_type, stored.size, f"/v1/media/{stored.id}"
+    )
+
+
+class HubProviderContext(ProviderContext):
+    """Resolves the hub's resources when called, so it can exist before the app starts."""
+
+    def __init__(self, app: web.Application, instance: str) -> None:
+        self.app = app
+        self.instance = instance
+        self.logger = logging.getLogger(f"offload_hub.providers.{instance}")
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        return self.app[keys.HTTP]
+
+    @property
+    def _journal(self) -> Journal:
+        return self.app[keys.JOURNAL]
+
+    def url_for(self, path: str) -> str:
+        base = self.app[keys.SETTINGS].public_base_url
+        return f"{base}/providers/{self.instance}{path}"
+
+    def report_health(self, ok: bool, detail: str = "") -> None:
+        instance = self.app[keys.PROVIDERS].get(self.instance)
+        if instance is not None:
+            instance.report(ok, detail)
+
+    async def _run(self, unit: Any, conversation_id: str, **arguments: Any) -> Any:
+        work: Any = partial(
+            unit, instance=self.instance, conversation_id=conversation_id, **arguments
+        )
+        return await self._journal.run(work, conversations=(conversation_id,))
+
+    async def agent_joined(
+        self, conversation_id: str, agent: Agent, *, event_id: str | None = None
+    ) -> None:
+        await self._run(agent_side.agent_joined, conversation_id, agent=agent, event_id=event_id)
+
+    async def agent_left(
+        self, conversation_id: str, *, reason: str | None = None, event_id: str | None = None
+    ) -> None:
+        await self._run(agent_side.agent_left, conversation_id, reason=reason, event_id=event_id)
+
+    async def agent_message(
+        self,
+        conversation_id: str,
+        html: str,
+        *,
+        agent: Agent | None = None,
+        event_id: str | None = None,
+        media_id: str | None = None,
+    ) -> str:
+        media = None
+        if media_id is not None:
+            async with self.app[keys.DATABASE].read() as conn:
+                stored = await get_media(media_id, conn=conn)
+            if stored is None or stored.conversation_id != conversation_id:
+                raise UnknownConversation(f"media {media_id!r} is not of {conversation_id!r}")
+            media = media_info(stored)
+        return await self._run(  # type: ignore[no-any-return]
+            agent_side.agent_message,
+            conversation_id,
+            html=clean_html(html),
+            agent=agent,
+            event_id=event_id,
+            media=media,
+        )
+
+    async def agent_typing(
+        self, conversation_id: str, typing: bool, *, agent: Agent | None = None
+    ) -> None:
+        await self._run(agent_side.agent_typing, conversation_id, typing=typing, agent=agent)
+
+    async def agent_profile(
+        self, conversation_id: str, agent: Agent, *, event_id: str | None = None
+    ) -> None:
+        await self._run(agent_side.agent_profile, conversation_id, agent=agent, event_id=event_id)
+
+    async def message_status(
+        self,
+        conversation_id: str,
+        message_id: str,
+        status: MessageStatus,
+        *,
+        event_id: str | None = None,
+    ) -> None:
+        if status not in ("delivered", "read", "failed"):
+            raise ValueError(f"unknown message status {status!r}")
+        await self._run(
+            agent_side.message_status,
+            conversation_id,
+            message_id=message_id,
+            status=status,
+            event_id=event_id,
+        )
+
+    async def queue_update(
+        self, conversation_id: str, position: int | None, estimated_wait: float | None
+    ) -> None:
+        await self._run(
+            agent_side.queue_update,
+            conversation_id,
+            position=position,
+            estimated_wait=estimated_wait,
+        )
+
+    async def conversation_closed(
+        self,
+        conversation_id: str,
+        reason: str = "closed-by-agent",
+        *,
+        event_id: str | None = None,
+    ) -> None:
+        await self._run(
+            agent_side.conversation_closed, conversation_id, reason=reason, event_id=event_id
+        )
+
+    async def ticket_created(
+        self, conversation_id: str, ticket_id: str, *, event_id: str | None = None
+    ) -> None:
+        await self._run(
+            agent_side.ticket_created, conversation_id, ticket_id=ticket_id, event_id=event_id
+        )
+
+    async def store_media(
+        self, conversation_id: str, name: str, content_type: str, content: bytes
+    ) -> MediaInfo:
+        async def store(scope: Scope) -> dict[str, Any]:
+            await agent_side.owned(scope, conversation_id, self.instance)
+            return await user_side.store_media(
+                scope,
+                conversation_id=conversation_id,
+                uploader="agent",
+                name=name,
+                content_type=content_type,
+                content=content,
+            )
+
+        row = await self._journal.run(store, conversations=(conversation_id,))
+        return MediaInfo(row["id"], name, content_type, len(content), f"/v1/media/{row['id']}")
+
+    async def read_media(self, media_id: str) -> tuple[MediaInfo, bytes]:
+        async with self.app[keys.DATABASE].read() as conn:
+            stored = await get_media(media_id, conn=conn, content=True)
+            owner = None
+            if stored is not None:
+                conversation = await get_conversation(stored.conversation_id, conn=conn)
+                owner = conversation.provider if conversation else None
+        if stored is None or owner != self.instance:
+            raise UnknownConversation(f"no file {media_id!r} in this instance's conversations")
+        return media_info(stored), stored.content

@@ -1,0 +1,81 @@
+"""Bots: registration, lookup by key, and the bots declared in the config file."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.clock import Clock
+from hub.ids import new_id
+from hub.models import Bot, table
+from hub.security.keys import hash_secret, new_bot_secret
+from hub.settings import BotSettings
+
+BOTS = table(Bot)
+
+
+def _bot(row: sa.Row) -> Bot:
+    return Bot.model_validate(dict(row._mapping))
+
+
+async def get_bot(bot_id: str, *, conn: AsyncConnection) -> Bot | None:
+    row = (await conn.execute(sa.select(BOTS).where(BOTS.c.id == bot_id))).first()
+    return None if row is None else _bot(row)
+
+
+async def bot_by_secret(secret: str, *, conn: AsyncConnection) -> Bot | None:
+    query = sa.select(BOTS).where(BOTS.c.secret_hash == hash_secret(secret))
+    row = (await conn.execute(query)).first()
+    return None if row is None else _bot(row)
+
+
+async def list_bots(*, conn: AsyncConnection) -> list[Bot]:
+    rows = await conn.execute(sa.select(BOTS).order_by(BOTS.c.created_at, BOTS.c.id))
+    return [_bot(row) for row in rows]
+
+
+async def create_bot(
+    name: str,
+    *,
+    conn: AsyncConnection,
+    clock: Clock,
+    allowed_origins: list[str] | None = None,
+    bot_id: str | None = None,
+) -> tuple[Bot, str]:
+    """Register a bot; returns it and its secret key (shown once, stored only as a hash)."""
+    secret = new_bot_secret()
+    row = {
+        "id": bot_id or new_id("bot"),
+        "name": name,
+        "secret_hash": hash_secret(secret),
+        "allowed_origins": list(allowed_origins or []),
+        "source": "cli",
+        "disabled": False,
+        "created_at": clock.now(),
+    }
+    await conn.execute(sa.insert(BOTS).values(**row))
+    return Bot.model_validate(row), secret
+
+
+async def sync_config_bots(
+    bots: Mapping[str, BotSettings], *, conn: AsyncConnection, clock: Clock
+) -> None:
+    """Make the bots declared in the config file exist as declared (by id)."""
+    for bot_id, declared in bots.items():
+        values = {
+            "name": declared.name,
+            "allowed_origins": list(declared.allowed_origins),
+            "source": "config",
+        }
+        if declared.secret is not None:
+            values["secret_hash"] = hash_secret(declared.secret.get_secret_value())
+        existing = await get_bot(bot_id, conn=conn)
+        if existing is None:
+            values.setdefault("secret_hash", hash_secret(new_bot_secret()))
+            await conn.execute(
+                sa.insert(BOTS).values(id=bot_id, disabled=False, created_at=clock.now(), **values)
+            )
+        else:
+            await conn.execute(sa.update(BOTS).where(BOTS.c.id == bot_id).values(**values))

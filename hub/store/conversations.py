@@ -1,0 +1,36 @@
+"""Reading conversations and their messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.models import Conversation, Media, Message, table
+
+CONVERSATIONS = table(Conversation)
+MESSAGES = table(Message)
+MEDIA = table(Media)
+
+
+async def get_conversation(conversation_id: str, *, conn: AsyncConnection) -> Conversation | None:
+    query = sa.select(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation_id)
+    row = (await conn.execute(query)).first()
+    return None if row is None else Conversation.model_validate(dict(row._mapping))
+
+
+async def live_messages(conversation_id: str, *, conn: AsyncConnection) -> list[dict[str, Any]]:
+    """The live chat's messages (both sides) in order, with their media's metadata."""
+    query = (
+        sa.select(
+            MESSAGES,
+            MEDIA.c.name.label("media_name"),
+            MEDIA.c.content_type.label("media_type"),
+            MEDIA.c.size.label("media_size"),
+        )
+        .select_from(MESSAGES.outerjoin(MEDIA, MEDIA.c.id == MESSAGES.c.media_id))
+        .where(MESSAGES.c.conversation_id == conversation_id)
+        .order_by(MESSAGES.c.seq, MESSAGES.c.created_at)
+    )
+    return [dict(row._mapping) for row in await conn.execute(query)]

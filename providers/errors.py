@@ -1,0 +1,55 @@
+"""Typed errors between the hub and provider adapters.
+
+An adapter raises these from its calls; the hub reacts to the type: a refusal or an
+unavailable provider moves the escalation along the chain, a transient error is retried,
+an auth error marks the instance unhealthy. Anything else an adapter raises is treated
+as a crash of that call: logged, and handled like a transient error, never fatal to the hub.
+
+The context raises the last two when an adapter reports on a conversation it does not own.
+"""
+
+from __future__ import annotations
+
+
+class ProviderError(Exception):
+    """Base of the errors an adapter raises on purpose."""
+
+
+class ProviderRefused(ProviderError):
+    """The provider will not take this conversation (full, filtered, unwanted)."""
+
+    def __init__(self, reason: str = "refused") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider is closed or has nobody to answer now; ``reason`` says which."""
+
+    def __init__(self, reason: str = "no-agents") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ProviderTransientError(ProviderError):
+    """A failure that may pass (timeout, 5xx, connection refused): try again later."""
+
+    def __init__(self, message: str = "temporary failure", *, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ProviderAuthError(ProviderError):
+    """The provider rejected our credentials; retrying will not help."""
+
+
+class ProviderConfigError(ProviderError):
+    """The instance's configuration is wrong (raised at load time, names the key)."""
+
+
+class UnknownConversation(ProviderError):
+    """The context was given a conversation this provider instance does not own."""
+
+
+class ConversationEnded(ProviderError):
+    """The conversation is over; nothing more can be said in it."""
