@@ -44,8 +44,11 @@ class Router:
     ) -> QueueSettings | None:
         """The queue for an escalation; None when no queue serves it.
 
-        A queue named by the bot must exist and serve that bot (422 otherwise); without a
-        name, the first queue whose bots, languages and skills all match is taken.
+        A queue named by the bot must exist and serve that bot (422 otherwise). Otherwise,
+        among the queues whose bots and languages match, in config order: with skills
+        asked for, the first queue that has them all, else the first queue without skills;
+        with none asked for, the first queue without skills (a specialist queue only takes
+        what asks for its skills).
         """
         if requested is not None:
             queue = self._by_name.get(requested)
@@ -58,12 +61,14 @@ class Router:
             if queue.bots and bot_id not in queue.bots:
                 raise Invalid(f"queue {requested!r} does not serve this bot", code="unknown_queue")
             return queue
-        for queue in self.queues:
-            if queue.bots and bot_id not in queue.bots:
-                continue
-            if not _language_matches(language, queue.languages):
-                continue
-            if skills and not set(skills) <= set(queue.skills):
-                continue
-            return queue
-        return None
+        candidates = [
+            queue
+            for queue in self.queues
+            if (not queue.bots or bot_id in queue.bots)
+            and _language_matches(language, queue.languages)
+        ]
+        if skills:
+            for queue in candidates:
+                if queue.skills and set(skills) <= set(queue.skills):
+                    return queue
+        return next((queue for queue in candidates if not queue.skills), None)
