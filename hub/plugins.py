@@ -136,7 +136,7 @@ class ProviderHost:
                 config = adapter.cls.config_model.model_validate(declared.adapter_config())
             except ValidationError as exc:
                 raise ConfigError(
-                    describe_validation_error(exc, prefix=f"config error: providers.{name}")
+                    describe_validation_error(exc, key_prefix=f"providers.{name}")
                 ) from None
             try:
                 instance.provider = adapter.cls(name, config, make_context(name))

@@ -234,15 +234,18 @@ def load_settings(config_path: str | os.PathLike[str] | None = None, **overrides
     try:
         return settings_cls(**overrides)
     except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc, prefix="config error")) from None
+        raise ConfigError(describe_validation_error(exc)) from None
     except ValueError as exc:  # malformed TOML
         raise ConfigError(f"config error: {path}: {exc}") from None
 
 
-def describe_validation_error(exc: ValidationError, *, prefix: str) -> str:
+def describe_validation_error(
+    exc: ValidationError, *, prefix: str = "config error", key_prefix: str = ""
+) -> str:
+    """One line per problem: ``config error: queues.0.chain.1.provider: <what is wrong>``."""
     lines = []
     for error in exc.errors():
-        key = ".".join(str(part) for part in error["loc"])
+        key = ".".join([key_prefix] * bool(key_prefix) + [str(part) for part in error["loc"]])
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key"

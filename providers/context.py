@@ -58,7 +58,10 @@ class ProviderContext(ABC):
         event_id: str | None = None,
         media_id: str | None = None,
     ) -> str:
-        """The agent wrote; ``html`` is sanitised by the hub. Returns the message's externalId."""
+        """The agent wrote; ``html`` is sanitised by the hub. Returns the message's externalId.
+
+        On a conversation that became a ticket the message is recorded on it (agents see
+        it in the dashboard) but not shown to the chatbot, which is back with the bot."""
 
     @abstractmethod
     async def agent_typing(

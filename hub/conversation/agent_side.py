@@ -149,8 +149,14 @@ async def agent_message(
     event_id: str | None,
     media: MediaInfo | None,
 ) -> str:
-    """Store and show an agent message (already sanitised); returns its externalId."""
-    conversation = await owned(scope, conversation_id, instance)
+    """Store and show an agent message (already sanitised); returns its externalId.
+
+    On a ticket (the chat went back to the bot) the reply is recorded on the conversation,
+    where agents and the snapshot see it, but not shown to the chatbot."""
+    conversation = await owned(scope, conversation_id, instance, ended_ok=True)
+    on_ticket = conversation["status"] == "ticket"
+    if not conversation.is_open and not on_ticket:
+        raise ConversationEnded(f"conversation {conversation_id!r} has ended")
     if await seen(scope, instance, event_id, conversation_id):
         existing = await scope.conn.scalar(
             sa.select(MESSAGES.c.id).where(
@@ -161,10 +167,26 @@ async def agent_message(
         if existing is not None:
             return existing  # type: ignore[no-any-return]
         return scope.recall(("agent-message", instance, event_id))  # type: ignore[no-any-return]
+    message_id = new_id("m")
+    if on_ticket:
+        scope.insert(
+            Message,
+            # Recorded, not shown: it sorts after everything the chatbot saw.
+            _agent_row(
+                message_id,
+                conversation_id,
+                html,
+                agent,
+                event_id,
+                media,
+                conversation["last_seq"],
+                scope,
+            ),
+        )
+        return message_id
     if agent is not None and agent.id != conversation["agent_id"]:
         _join(scope, conversation, agent)  # a message from someone who never joined
     _stop_typing(scope, conversation)
-    message_id = new_id("m")
     media_data = None
     if media is not None:
         media_data = {
@@ -184,26 +206,42 @@ async def agent_message(
             media=media_data,
         ),
     )
+    speaker = None
+    if conversation["agent_id"] is not None:
+        speaker = Agent(conversation["agent_id"], conversation["agent_name"])
     scope.insert(
         Message,
-        {
-            "id": message_id,
-            "conversation_id": conversation_id,
-            "author": "agent",
-            "client_id": None,
-            "source_event_id": event_id,
-            "body": html,
-            "media_id": None if media is None else media.id,
-            "agent_id": conversation["agent_id"],
-            "agent_name": conversation["agent_name"],
-            "status": "stored",
-            "seq": seq,
-            "created_at": scope.now,
-        },
+        _agent_row(message_id, conversation_id, html, speaker, event_id, media, seq, scope),
     )
     if event_id is not None:
         scope.note(("agent-message", instance, event_id), message_id)
     return message_id
+
+
+def _agent_row(
+    message_id: str,
+    conversation_id: str,
+    html: str,
+    agent: Agent | None,
+    event_id: str | None,
+    media: MediaInfo | None,
+    seq: int,
+    scope: Scope,
+) -> dict[str, object]:
+    return {
+        "id": message_id,
+        "conversation_id": conversation_id,
+        "author": "agent",
+        "client_id": None,
+        "source_event_id": event_id,
+        "body": html,
+        "media_id": None if media is None else media.id,
+        "agent_id": None if agent is None else agent.id,
+        "agent_name": None if agent is None else agent.name,
+        "status": "stored",
+        "seq": seq,
+        "created_at": scope.now,
+    }
 
 
 async def agent_typing(

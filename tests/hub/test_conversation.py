@@ -313,3 +313,20 @@ async def test_a_provider_cannot_speak_about_another_instances_conversation(hub_
         "displaySystemMessage",
         "setExternalInfo",
     ]
+
+
+async def test_a_reply_to_a_ticket_is_recorded_not_shown(hub_factory):
+    hub = await hub_factory(
+        providers={"mail": {"type": "scripted", "mode": "ticket"}},
+        queues=[{"name": "support", "chain": ["mail"]}],
+    )
+    cid = (await hub.chatbot.escalate(expect=201))["conversationId"]
+    events = await hub.chatbot.events(cid)
+    message_id = await hub.provider("mail").context.agent_message(
+        cid, "We found your order.", agent=Agent("s1", "Support")
+    )
+    assert await hub.chatbot.events(cid) == events
+    snapshot = await hub.chatbot.call("GET", f"/v1/conversations/{cid}", conversation_id=cid)
+    assert [(m["externalId"], m["message"], m["agentName"]) for m in snapshot["messages"]] == [
+        (message_id, "We found your order.", "Support")
+    ]

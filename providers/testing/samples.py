@@ -1,0 +1,47 @@
+"""Sample values for exercising an adapter: a handoff and a user message."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from providers.values import (
+    ConversationRef,
+    Handoff,
+    OutboundMessage,
+    TranscriptItem,
+    UserInfo,
+)
+
+
+def sample_handoff(conversation_id: str = "c_conformance0001", **changes: object) -> Handoff:
+    values: dict[str, object] = {
+        "conversation_id": conversation_id,
+        "bot_id": "bot_conformance",
+        "session_id": "session-1",
+        "queue": "support",
+        "user": UserInfo(name="Jo", last_name="Doe", email="jo@example.com", language="en"),
+        "inquiry": "My order A-17 is late",
+        "transcript": (
+            TranscriptItem("guest", "Where is my order?", "2026-11-23T09:58:00Z", "t1"),
+            TranscriptItem("assistant", "Let me get you a human.", "2026-11-23T09:58:05Z", "t2"),
+        ),
+        "data": {"orderId": "A-17"},
+        "skills": (),
+        "created_at": datetime(2026, 11, 23, 10, 0, tzinfo=UTC),
+    }
+    values.update(changes)
+    return Handoff(**values)  # type: ignore[arg-type]
+
+
+def sample_message(
+    conversation_id: str = "c_conformance0001",
+    ref: str | None = None,
+    message_id: str = "m_conformance0001",
+    text: str = "Hello, is anyone there?",
+) -> OutboundMessage:
+    return OutboundMessage(
+        id=message_id,
+        conversation=ConversationRef(conversation_id, ref),
+        text=text,
+        sent_at=datetime(2026, 11, 23, 10, 1, tzinfo=UTC),
+    )
