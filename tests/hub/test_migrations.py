@@ -1,0 +1,63 @@
+"""Alembic owns the schema: the migrations build exactly the models, on both databases."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+from sqlmodel import SQLModel
+
+import hub.models  # noqa: F401
+from hub.migrate import upgrade, upgrade_async
+from tests.conftest import PG_SERVER, _admin, _in_thread
+
+
+async def _differences(url: str) -> list:
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync, opts={"compare_type": True}),
+                    SQLModel.metadata,
+                )
+            )
+    finally:
+        await engine.dispose()
+
+
+async def test_the_migrated_schema_matches_the_models(database_url):
+    assert await _differences(database_url) == []
+
+
+def _down_and_up(url: str) -> None:
+    from alembic import command
+
+    from hub.migrate import alembic_config
+
+    upgrade(url)
+    command.downgrade(alembic_config(url), "base")
+    upgrade(url)
+
+
+async def test_migrations_run_up_down_and_up_on_sqlite(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+    await asyncio.to_thread(_down_and_up, url)
+    assert await _differences(url) == []
+    await upgrade_async(url)  # a second upgrade is a no-op
+    assert await _differences(url) == []
+
+
+async def test_migrations_run_up_down_and_up_on_postgresql():
+    name = f"offload_hub_migrations_{uuid.uuid4().hex[:8]}"
+    await _admin(f'CREATE DATABASE "{name}"')
+    try:
+        url = f"{PG_SERVER}/{name}"
+        _in_thread(_down_and_up, url)
+        assert await _differences(url) == []
+    finally:
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
