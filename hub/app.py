@@ -9,6 +9,9 @@ import aiohttp
 from aiohttp import web
 
 from hub import keys
+from hub.agents.accounts import AgentAccounts
+from hub.agents.live import LiveChannel
+from hub.agents.workspace import HubWorkspace
 from hub.api import conversations, escalations, events, health, media, openapi  # noqa: F401
 from hub.api.cors import cors_middleware
 from hub.api.errors import error_middleware
@@ -42,6 +45,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock or Clock()
     app[keys.BUS] = EventBus()
+    app[keys.LIVE] = LiveChannel()
     host = ProviderHost.build(settings, lambda name: HubProviderContext(app, name))
     app[keys.PROVIDERS] = host
     app[keys.ROUTER] = Router(settings.queues, [i.name for i in host if i.enabled])
@@ -106,6 +110,8 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
     )
     app[keys.JOURNAL] = journal
     app[keys.DISPATCHER] = dispatcher
+    app[keys.AGENTS] = AgentAccounts(app[keys.DATABASE], app[keys.CLOCK])
+    app[keys.WORKSPACE] = HubWorkspace(app[keys.DATABASE], journal, app[keys.LIVE])
     app[keys.SERVICE] = ConversationService(
         database=app[keys.DATABASE],
         journal=journal,
@@ -131,3 +137,4 @@ async def _providers(app: web.Application) -> AsyncIterator[None]:
 async def _close_streams(app: web.Application) -> None:
     """Shutdown: every stream ends with "going away", so clients resume elsewhere."""
     app[keys.BUS].close_all(GOING_AWAY)
+    app[keys.LIVE].close_all(GOING_AWAY)

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import secrets
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -53,6 +54,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"  database:     {settings.database_url}\n"
         f"  API:          {base}/v1/openapi.json\n"
         f"  health:       {base}/healthz  {base}/readyz\n"
+        f"  dashboard:    {base}/dashboard/\n"
+        f"  first admin:  offload-hub agents add you@example.com --admin\n"
         f"  add a bot:    offload-hub bots add 'My bot'   (prints its key once)\n",
         flush=True,
     )
@@ -133,6 +136,99 @@ def cmd_bots_list(args: argparse.Namespace) -> int:
         flags = " (disabled)" if bot["disabled"] else ""
         origins = ", ".join(bot["allowedOrigins"]) or "server-side only"
         print(f"{bot['id']}  {bot['name']}{flags}  [{origins}]")
+    return 0
+
+
+# -- agents -----------------------------------------------------------------------------------
+
+
+async def _agents_add(settings: Settings, args: argparse.Namespace, password: str) -> Any:
+    from hub.agents.accounts import AgentAccounts
+    from hub.db import create_database
+
+    database = create_database(settings.database_url)
+    try:
+        return await AgentAccounts(database, Clock()).create(
+            args.email,
+            args.name or args.email.split("@")[0],
+            password,
+            role="admin" if args.admin else "agent",
+            max_chats=args.max_chats,
+            skills=args.skill,
+            languages=args.language,
+        )
+    finally:
+        await database.dispose()
+
+
+def cmd_agents_add(args: argparse.Namespace) -> int:
+    from hub.errors import HubError
+
+    settings = _settings(args)
+    upgrade(settings.database_url)
+    generated = not args.password_stdin
+    password = secrets.token_urlsafe(12) if generated else sys.stdin.readline().rstrip("\n")
+    try:
+        agent = asyncio.run(_agents_add(settings, args, password))
+    except HubError as exc:
+        print(f"cannot add the agent: {exc.message}", file=sys.stderr)
+        return 2
+    result = {"id": agent.id, "email": agent.email, "name": agent.display_name, "role": agent.role}
+    if generated:
+        result["password"] = password
+    if args.json:
+        _print_json(result)
+    else:
+        print(f"{agent.role} {agent.display_name} <{agent.email}> added ({agent.id})")
+        if generated:
+            print(f"password: {password}")
+            print(
+                "It is shown once; the agent can sign in at "
+                f"{settings.public_base_url}/dashboard/ with it."
+            )
+    return 0
+
+
+async def _agents_list(settings: Settings) -> list[dict[str, Any]]:
+    from hub.agents.accounts import AgentAccounts
+    from hub.db import create_database
+
+    database = create_database(settings.database_url)
+    try:
+        agents = await AgentAccounts(database, Clock()).all()
+    finally:
+        await database.dispose()
+    return [
+        {
+            "id": a.id,
+            "email": a.email,
+            "name": a.display_name,
+            "role": a.role,
+            "maxChats": a.max_chats,
+            "skills": a.skills,
+            "languages": a.languages,
+            "presence": a.presence,
+            "disabled": a.disabled,
+        }
+        for a in agents
+    ]
+
+
+def cmd_agents_list(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    upgrade(settings.database_url)
+    agents = asyncio.run(_agents_list(settings))
+    if args.json:
+        _print_json(agents)
+        return 0
+    if not agents:
+        print(
+            "no agents yet: add the first admin with  offload-hub agents add you@example.com "
+            "--admin"
+        )
+    for agent in agents:
+        flags = " (disabled)" if agent["disabled"] else ""
+        print(f"{agent['id']}  {agent['role']:<5}  {agent['name']} <{agent['email']}>{flags}")
     return 0
 
 
@@ -241,6 +337,27 @@ def build_parser() -> argparse.ArgumentParser:
     bots_list = bots.add_parser("list", help="the registered bots")
     bots_list.add_argument("--json", action="store_true", help="machine-readable output")
     bots_list.set_defaults(run=cmd_bots_list)
+
+    agents = commands.add_parser("agents", help="dashboard agents").add_subparsers(
+        dest="agents_command", required=True, metavar="ACTION"
+    )
+    agents_add = agents.add_parser("add", help="add an agent; prints a generated password once")
+    agents_add.add_argument("email")
+    agents_add.add_argument("--name", help="display name (default: the email's local part)")
+    agents_add.add_argument("--admin", action="store_true", help="may manage agents and bots")
+    agents_add.add_argument("--max-chats", type=int, default=3, help="concurrent chats (3)")
+    agents_add.add_argument("--skill", action="append", default=[], help="a skill (repeatable)")
+    agents_add.add_argument(
+        "--language", action="append", default=[], help="a language it answers (repeatable)"
+    )
+    agents_add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    agents_add.add_argument("--json", action="store_true", help="machine-readable output")
+    agents_add.set_defaults(run=cmd_agents_add)
+    agents_list = agents.add_parser("list", help="the agents")
+    agents_list.add_argument("--json", action="store_true", help="machine-readable output")
+    agents_list.set_defaults(run=cmd_agents_list)
 
     providers = commands.add_parser("providers", help="provider adapters").add_subparsers(
         dest="providers_command", required=True, metavar="ACTION"

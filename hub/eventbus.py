@@ -12,9 +12,11 @@ import asyncio
 import json
 from collections import defaultdict
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from hub.clock import iso
+
+T = TypeVar("T")
 
 
 class Envelope:
@@ -55,20 +57,19 @@ class Envelope:
         return f"Envelope({self.conversation_id}#{self.seq} {self.action})"
 
 
-class Subscription:
-    """A stream's mailbox for one conversation."""
+class Mailbox(Generic[T]):
+    """What one listener has not taken yet, and a way to wait for more."""
 
-    __slots__ = ("_pending", "_waiter", "close_code", "closed", "conversation_id")
+    __slots__ = ("_pending", "_waiter", "close_code", "closed")
 
-    def __init__(self, conversation_id: str) -> None:
-        self.conversation_id = conversation_id
-        self._pending: list[Envelope] = []
+    def __init__(self) -> None:
+        self._pending: list[T] = []
         self._waiter: asyncio.Future[None] | None = None
         self.closed = False
         self.close_code: int | None = None
 
-    def push(self, envelope: Envelope) -> None:
-        self._pending.append(envelope)
+    def push(self, item: T) -> None:
+        self._pending.append(item)
         self._wake()
 
     def close(self, code: int) -> None:
@@ -81,7 +82,7 @@ class Subscription:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def wait(self, seconds: float | None = None) -> list[Envelope]:
+    async def wait(self, seconds: float | None = None) -> list[T]:
         """What arrived since the last call; waits for something (or closing, or timeout)."""
         if not self._pending and not self.closed:
             self._waiter = asyncio.get_running_loop().create_future()
@@ -96,6 +97,16 @@ class Subscription:
                 self._waiter = None
         pending, self._pending = self._pending, []
         return pending
+
+
+class Subscription(Mailbox[Envelope]):
+    """A stream's mailbox for one conversation."""
+
+    __slots__ = ("conversation_id",)
+
+    def __init__(self, conversation_id: str) -> None:
+        super().__init__()
+        self.conversation_id = conversation_id
 
 
 class EventBus:

@@ -245,12 +245,19 @@ Work = Callable[[Scope], Awaitable[T]]
 
 
 class _Job(Generic[T]):
-    __slots__ = ("conversations", "error", "future", "has_result", "result", "work")
+    __slots__ = ("conversations", "error", "future", "has_result", "isolated", "result", "work")
 
-    def __init__(self, work: Work[T], conversations: tuple[str, ...], future: asyncio.Future[T]):
+    def __init__(
+        self,
+        work: Work[T],
+        conversations: tuple[str, ...],
+        future: asyncio.Future[T],
+        isolated: bool,
+    ) -> None:
         self.work = work
         self.conversations = conversations
         self.future = future
+        self.isolated = isolated
         self.reset()
 
     def reset(self) -> None:
@@ -308,15 +315,21 @@ class Journal:
             await self._task
             self._task = None
 
-    async def run(self, work: Work[T], *, conversations: Iterable[str] = ()) -> T:
-        """Run ``work`` in the next batch and return its result (or raise its error)."""
+    async def run(
+        self, work: Work[T], *, conversations: Iterable[str] = (), isolated: bool = False
+    ) -> T:
+        """Run ``work`` in the next batch and return its result (or raise its error).
+
+        A unit that writes through ``scope.conn`` itself (an atomic claim with RETURNING,
+        say) must be ``isolated``: it runs in a savepoint, so if it raises after writing,
+        its writes are undone while the rest of the batch commits."""
         if self._closing:
             raise RuntimeError("the journal is stopping")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         # A caller that gave up (a dropped request) does not stop the work; its outcome
         # is still retrieved here so an error is never reported as unhandled.
         future.add_done_callback(_retrieve)
-        self._queue.append(_Job(work, tuple(conversations), future))
+        self._queue.append(_Job(work, tuple(conversations), future, isolated))
         self._wake.set()
         return await asyncio.shield(future)
 
@@ -365,7 +378,11 @@ class Journal:
                 for job in jobs:
                     scope = Scope(batch, careful=careful)
                     try:
-                        job.result = await job.work(scope)
+                        if job.isolated:
+                            async with conn.begin_nested():
+                                job.result = await job.work(scope)
+                        else:
+                            job.result = await job.work(scope)
                     except Exception as exc:  # the unit's own failure
                         job.error = exc
                         continue

@@ -8,6 +8,9 @@ import aiohttp
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from hub.agents.accounts import AgentAccounts
+    from hub.agents.live import LiveChannel
+    from hub.agents.workspace import HubWorkspace
     from hub.clock import Clock
     from hub.conversation.service import ConversationService
     from hub.db import Database
@@ -30,3 +33,6 @@ ROUTER: web.AppKey[Router] = web.AppKey("router")
 SERVICE: web.AppKey[ConversationService] = web.AppKey("service")
 TOKENS: web.AppKey[TokenSigner] = web.AppKey("tokens")
 HTTP: web.AppKey[aiohttp.ClientSession] = web.AppKey("http")
+AGENTS: web.AppKey[AgentAccounts] = web.AppKey("agents")
+LIVE: web.AppKey[LiveChannel] = web.AppKey("live")
+WORKSPACE: web.AppKey[HubWorkspace] = web.AppKey("workspace")

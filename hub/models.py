@@ -221,6 +221,92 @@ class Outbox(SQLModel, table=True):
     done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class AgentAccount(SQLModel, table=True):
+    """A person who answers chats in the dashboard (the desk provider's agents)."""
+
+    __tablename__ = "agents"
+
+    id: str = Field(primary_key=True, sa_type=sa.String(40))
+    email: str = Field(unique=True, sa_type=sa.String(320))
+    display_name: str = Field(sa_type=sa.String(200))
+    avatar_url: str | None = Field(default=None, sa_type=sa.String(2000))
+    password_hash: str = Field(sa_type=sa.String(200))
+    role: str = Field(default="agent", sa_type=sa.String(10))
+    max_chats: int = Field(default=3)
+    skills: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    languages: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    presence: str = Field(default="offline", sa_type=sa.String(10))
+    last_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    disabled: bool = Field(default=False)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class AgentSession(SQLModel, table=True):
+    """A signed-in dashboard session; only the SHA-256 of the cookie's token is stored."""
+
+    __tablename__ = "agent_sessions"
+
+    token_hash: str = Field(primary_key=True, sa_type=sa.String(64))
+    agent_id: str = Field(foreign_key="agents.id", index=True, sa_type=sa.String(40))
+    csrf_token: str = Field(sa_type=sa.String(64))
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed sign-ins per account and per address, to slow guessing down."""
+
+    __tablename__ = "login_throttle"
+
+    key: str = Field(primary_key=True, sa_type=sa.String(400))
+    failures: int = Field(default=0)
+    last_failure_at: datetime = Field(sa_type=UTCDateTime)
+    blocked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class DeskEntry(SQLModel, table=True):
+    """A conversation waiting at a desk instance, maybe offered to one agent."""
+
+    __tablename__ = "desk_queue"
+
+    conversation_id: str = Field(
+        foreign_key="conversations.id", primary_key=True, sa_type=sa.String(40)
+    )
+    instance: str = Field(index=True, sa_type=sa.String(40))
+    queue: str = Field(sa_type=sa.String(40))
+    language: str | None = Field(default=None, sa_type=sa.String(20))
+    skills: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    queued_at: datetime = Field(sa_type=UTCDateTime)
+    offered_to: str | None = Field(
+        default=None, foreign_key="agents.id", index=True, sa_type=sa.String(40)
+    )
+    offered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Note(SQLModel, table=True):
+    """An agent's internal note on a conversation; the user never sees it."""
+
+    __tablename__ = "notes"
+
+    id: str = Field(primary_key=True, sa_type=sa.String(40))
+    conversation_id: str = Field(foreign_key="conversations.id", index=True, sa_type=sa.String(40))
+    agent_id: str = Field(foreign_key="agents.id", sa_type=sa.String(40))
+    body: str = Field(sa_type=sa.Text)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class CannedResponse(SQLModel, table=True):
+    """A saved reply agents can insert."""
+
+    __tablename__ = "canned_responses"
+
+    id: str = Field(primary_key=True, sa_type=sa.String(40))
+    title: str = Field(sa_type=sa.String(200))
+    body: str = Field(sa_type=sa.Text)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
 def table(model: type[SQLModel]) -> sa.Table:
     """The Core table of a model, for the hot path's bulk statements."""
     return model.__table__  # type: ignore[attr-defined,no-any-return]

@@ -17,6 +17,7 @@ from hub.store.media import get_media
 from providers import Agent, MediaInfo, MessageStatus, ProviderContext, UnknownConversation
 
 if TYPE_CHECKING:
+    from hub.agents.workspace import HubWorkspace
     from hub.journal import Journal, Scope
 
 
@@ -37,6 +38,10 @@ class HubProviderContext(ProviderContext):
     @property
     def http(self) -> aiohttp.ClientSession:
         return self.app[keys.HTTP]
+
+    @property
+    def workspace(self) -> HubWorkspace:
+        return self.app[keys.WORKSPACE]
 
     @property
     def _journal(self) -> Journal:

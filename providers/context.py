@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import aiohttp
 
 from providers.values import Agent, MediaInfo
+
+if TYPE_CHECKING:
+    from providers.workspace import Workspace
 
 MessageStatus = Literal["delivered", "read", "failed"]
 
@@ -27,6 +30,12 @@ class ProviderContext(ABC):
     @abstractmethod
     def http(self) -> aiohttp.ClientSession:
         """The hub's shared HTTP client session (available from ``start()`` on)."""
+
+    @property
+    def workspace(self) -> Workspace:
+        """The hub's agents and desk waiting lists, for adapters that run their own agents
+        (the built-in desk). Other adapters never need it."""
+        raise NotImplementedError("this context offers no agent workspace")
 
     @abstractmethod
     def url_for(self, path: str) -> str:

@@ -73,7 +73,8 @@ def _stop_typing(scope: Scope, conversation: ConversationState) -> None:
         scope.emit(conversation, *actions.stop_typing())
 
 
-def _join(scope: Scope, conversation: ConversationState, agent: Agent) -> None:
+def join(scope: Scope, conversation: ConversationState, agent: Agent) -> None:
+    """The agent takes the conversation (after the previous one leaves, on a transfer)."""
     if conversation["agent_id"] is not None and conversation["agent_id"] != agent.id:
         # A transfer: the previous agent leaves first.
         _stop_typing(scope, conversation)
@@ -110,7 +111,7 @@ async def agent_joined(
     if conversation["status"] == "assigned" and conversation["agent_id"] == agent.id:
         await _profile(scope, conversation, agent)
         return
-    _join(scope, conversation, agent)
+    join(scope, conversation, agent)
 
 
 async def agent_left(
@@ -124,6 +125,11 @@ async def agent_left(
     conversation = await owned(scope, conversation_id, instance)
     if await seen(scope, instance, event_id, conversation_id):
         return
+    leave(scope, conversation)
+
+
+def leave(scope: Scope, conversation: ConversationState) -> None:
+    """The agent leaves; the conversation waits in the queue again."""
     if conversation["agent_id"] is None:
         return
     _stop_typing(scope, conversation)
@@ -185,7 +191,7 @@ async def agent_message(
         )
         return message_id
     if agent is not None and agent.id != conversation["agent_id"]:
-        _join(scope, conversation, agent)  # a message from someone who never joined
+        join(scope, conversation, agent)  # a message from someone who never joined
     _stop_typing(scope, conversation)
     media_data = None
     if media is not None:

@@ -1,0 +1,1 @@
+"""The hub's own agents: accounts, sign-in, presence, and the desk's workspace."""

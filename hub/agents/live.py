@@ -1,0 +1,50 @@
+"""The dashboards' live channel: events for one agent, or for every agent of a desk."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from hub.eventbus import Mailbox
+
+LiveEvent = dict[str, Any]
+
+
+class Listener(Mailbox[LiveEvent]):
+    __slots__ = ("audiences",)
+
+    def __init__(self, audiences: frozenset[str]) -> None:
+        super().__init__()
+        self.audiences = audiences
+
+
+class LiveChannel:
+    def __init__(self) -> None:
+        self._listeners: defaultdict[str, set[Listener]] = defaultdict(set)
+
+    def listen(self, audiences: Iterable[str]) -> Listener:
+        listener = Listener(frozenset(audiences))
+        for audience in listener.audiences:
+            self._listeners[audience].add(listener)
+        return listener
+
+    def leave(self, listener: Listener) -> None:
+        for audience in listener.audiences:
+            listeners = self._listeners.get(audience)
+            if listeners is not None:
+                listeners.discard(listener)
+                if not listeners:
+                    del self._listeners[audience]
+
+    def publish(self, audience: str, event: LiveEvent) -> None:
+        for listener in self._listeners.get(audience, ()):
+            listener.push(event)
+
+    def listening(self, audience: str) -> int:
+        return len(self._listeners.get(audience, ()))
+
+    def close_all(self, code: int) -> None:
+        for listeners in list(self._listeners.values()):
+            for listener in list(listeners):
+                listener.close(code)

@@ -1,0 +1,23 @@
+"""Presence changes: the account is updated, then every desk re-plans its offers."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from hub import keys
+from hub.models import AgentAccount
+
+
+async def set_presence(app: web.Application, agent_id: str, presence: str) -> AgentAccount:
+    agent = await app[keys.AGENTS].set_presence(agent_id, presence)
+    workspace = app[keys.WORKSPACE]
+    for desk in list(workspace.desks.values()):
+        await desk.presence_changed(agent_id)
+    workspace.notify(agent_id, {"type": "presence", "presence": presence})
+    return agent
+
+
+async def profile_changed(app: web.Application, agent_id: str) -> None:
+    """A new display name or avatar reaches every chatbot the agent is talking to."""
+    for desk in list(app[keys.WORKSPACE].desks.values()):
+        await desk.profile_changed(agent_id)

@@ -1,0 +1,270 @@
+"""The hub's side of the agent workspace (see :mod:`providers.workspace`)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from hub.agents.live import LiveChannel
+from hub.conversation import agent_side
+from hub.db import Database
+from hub.journal import Journal, Scope
+from hub.models import AgentAccount, Conversation, DeskEntry, table
+from providers import Agent
+from providers.workspace import Desk, DeskAgent, Waiting, Workspace
+
+log = logging.getLogger(__name__)
+
+AGENTS = table(AgentAccount)
+CONVERSATIONS = table(Conversation)
+DESK = table(DeskEntry)
+WAIT_SAMPLE = 20
+
+
+def desk_audience(instance: str) -> str:
+    return f"desk:{instance}"
+
+
+class HubWorkspace(Workspace):
+    def __init__(self, database: Database, journal: Journal, live: LiveChannel) -> None:
+        self.database = database
+        self.journal = journal
+        self.live = live
+        self.desks: dict[str, Desk] = {}
+
+    def register_desk(self, desk: Desk) -> None:
+        self.desks[desk.instance] = desk
+
+    def desk_for(self, instance: str | None) -> Desk | None:
+        return self.desks.get(instance) if instance else None
+
+    def notify(self, audience: str, event: dict[str, Any]) -> None:
+        self.live.publish(audience, event)
+
+    # -- agents ------------------------------------------------------------------------------
+
+    async def _load(self, agent_id: str | None = None) -> list[DeskAgent]:
+        desks = list(self.desks) or ["-"]
+        query = sa.select(AGENTS).where(AGENTS.c.disabled.is_(False))
+        if agent_id is not None:
+            query = query.where(AGENTS.c.id == agent_id)
+        active_query = (
+            sa.select(CONVERSATIONS.c.agent_id, sa.func.count())
+            .where(CONVERSATIONS.c.status == "assigned", CONVERSATIONS.c.provider.in_(desks))
+            .group_by(CONVERSATIONS.c.agent_id)
+        )
+        offered_query = (
+            sa.select(DESK.c.offered_to, sa.func.count())
+            .where(DESK.c.offered_to.is_not(None))
+            .group_by(DESK.c.offered_to)
+        )
+        async with self.database.read() as conn:
+            rows = list(await conn.execute(query.order_by(AGENTS.c.display_name)))
+            active = dict((await conn.execute(active_query)).tuples().all())
+            offered = dict((await conn.execute(offered_query)).tuples().all())
+        return [
+            DeskAgent(
+                id=row.id,
+                name=row.display_name,
+                icon_url=row.avatar_url,
+                role=row.role,
+                presence=row.presence,
+                max_chats=row.max_chats,
+                skills=frozenset(row.skills),
+                languages=frozenset(row.languages),
+                active=int(active.get(row.id, 0)),
+                offered=int(offered.get(row.id, 0)),
+            )
+            for row in rows
+        ]
+
+    async def agents(self) -> list[DeskAgent]:
+        return await self._load()
+
+    async def agent(self, agent_id: str) -> DeskAgent | None:
+        found = await self._load(agent_id)
+        return found[0] if found else None
+
+    async def holder(self, conversation_id: str, *, ended_ok: bool = False) -> str | None:
+        async with self.database.read() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(CONVERSATIONS.c.agent_id, CONVERSATIONS.c.status).where(
+                        CONVERSATIONS.c.id == conversation_id
+                    )
+                )
+            ).first()
+        if row is None or not (row.status == "assigned" or ended_ok):
+            return None
+        return row.agent_id  # type: ignore[no-any-return]
+
+    async def assigned(self, instance: str, agent_id: str) -> list[str]:
+        query = sa.select(CONVERSATIONS.c.id).where(
+            CONVERSATIONS.c.provider == instance,
+            CONVERSATIONS.c.status == "assigned",
+            CONVERSATIONS.c.agent_id == agent_id,
+        )
+        async with self.database.read() as conn:
+            return list(await conn.scalars(query.order_by(CONVERSATIONS.c.assigned_at)))
+
+    # -- the waiting list --------------------------------------------------------------------
+
+    async def waiting(self, instance: str) -> list[Waiting]:
+        query = (
+            sa.select(DESK)
+            .join(CONVERSATIONS, CONVERSATIONS.c.id == DESK.c.conversation_id)
+            .where(DESK.c.instance == instance, CONVERSATIONS.c.status == "queued")
+            .order_by(DESK.c.queued_at, DESK.c.conversation_id)
+        )
+        async with self.database.read() as conn:
+            rows = await conn.execute(query)
+            return [
+                Waiting(
+                    conversation_id=row.conversation_id,
+                    queue=row.queue,
+                    language=row.language,
+                    skills=tuple(row.skills),
+                    queued_at=row.queued_at,
+                    offered_to=row.offered_to,
+                )
+                for row in rows
+            ]
+
+    async def enqueue(
+        self,
+        instance: str,
+        conversation_id: str,
+        *,
+        queue: str,
+        language: str | None,
+        skills: tuple[str, ...],
+        queued_at: datetime | None = None,
+    ) -> None:
+        async def work(scope: Scope) -> None:
+            exists = await scope.conn.scalar(
+                sa.select(sa.literal(1)).where(DESK.c.conversation_id == conversation_id)
+            )
+            if not exists:
+                await scope.conn.execute(
+                    sa.insert(DESK).values(
+                        conversation_id=conversation_id,
+                        instance=instance,
+                        queue=queue,
+                        language=language,
+                        skills=list(skills),
+                        queued_at=queued_at or scope.now,
+                        offered_to=None,
+                        offered_at=None,
+                    )
+                )
+
+        await self.journal.run(work, isolated=True)
+
+    async def offer(self, conversation_id: str, agent_id: str | None) -> bool:
+        async def work(scope: Scope) -> bool:
+            result = await scope.conn.execute(
+                sa.update(DESK)
+                .where(DESK.c.conversation_id == conversation_id)
+                .values(offered_to=agent_id, offered_at=scope.now if agent_id else None)
+            )
+            return bool(result.rowcount)
+
+        return await self.journal.run(work, isolated=True)
+
+    async def withdraw_offers(self, agent_id: str) -> list[str]:
+        async def work(scope: Scope) -> list[str]:
+            rows = await scope.conn.execute(
+                sa.update(DESK)
+                .where(DESK.c.offered_to == agent_id)
+                .values(offered_to=None, offered_at=None)
+                .returning(DESK.c.conversation_id)
+            )
+            return [row.conversation_id for row in rows]
+
+        return await self.journal.run(work, isolated=True)
+
+    async def assign(
+        self, instance: str, conversation_id: str, agent: Agent, *, offered_only: bool
+    ) -> bool:
+        async def work(scope: Scope) -> bool:
+            conversation = await agent_side.owned(scope, conversation_id, instance)
+            if conversation["agent_id"] == agent.id:
+                return True
+            claim = sa.delete(DESK).where(
+                DESK.c.conversation_id == conversation_id, DESK.c.instance == instance
+            )
+            if offered_only:
+                claim = claim.where(
+                    sa.or_(DESK.c.offered_to.is_(None), DESK.c.offered_to == agent.id)
+                )
+            claimed = (await scope.conn.execute(claim.returning(DESK.c.queued_at))).first()
+            if claimed is None:
+                return False  # someone else took it, or it is offered to someone else
+            agent_side.join(scope, conversation, agent)
+            return True
+
+        return await self.journal.run(work, conversations=(conversation_id,), isolated=True)
+
+    async def hand_over(self, instance: str, conversation_id: str, agent: Agent) -> None:
+        async def work(scope: Scope) -> None:
+            conversation = await agent_side.owned(scope, conversation_id, instance)
+            await scope.conn.execute(
+                sa.delete(DESK).where(DESK.c.conversation_id == conversation_id)
+            )
+            agent_side.join(scope, conversation, agent)
+
+        await self.journal.run(work, conversations=(conversation_id,), isolated=True)
+
+    async def requeue(
+        self,
+        instance: str,
+        conversation_id: str,
+        *,
+        queue: str | None,
+        skills: tuple[str, ...] | None,
+    ) -> None:
+        async def work(scope: Scope) -> None:
+            conversation = await agent_side.owned(scope, conversation_id, instance)
+            agent_side.leave(scope, conversation)
+            await scope.conn.execute(
+                sa.delete(DESK).where(DESK.c.conversation_id == conversation_id)
+            )
+            await scope.conn.execute(
+                sa.insert(DESK).values(
+                    conversation_id=conversation_id,
+                    instance=instance,
+                    queue=queue or conversation["queue"],
+                    language=conversation["language"],
+                    skills=list(skills if skills is not None else conversation["skills"]),
+                    # Back at the front: it has waited since the escalation.
+                    queued_at=conversation["created_at"],
+                    offered_to=None,
+                    offered_at=None,
+                )
+            )
+
+        await self.journal.run(work, conversations=(conversation_id,), isolated=True)
+
+    async def drop(self, conversation_id: str) -> None:
+        async def work(scope: Scope) -> None:
+            await scope.conn.execute(
+                sa.delete(DESK).where(DESK.c.conversation_id == conversation_id)
+            )
+
+        await self.journal.run(work, isolated=True)
+
+    async def average_wait(self, instance: str) -> float | None:
+        query = (
+            sa.select(CONVERSATIONS.c.created_at, CONVERSATIONS.c.assigned_at)
+            .where(CONVERSATIONS.c.provider == instance, CONVERSATIONS.c.assigned_at.is_not(None))
+            .order_by(CONVERSATIONS.c.assigned_at.desc())
+            .limit(WAIT_SAMPLE)
+        )
+        async with self.database.read() as conn:
+            rows = list(await conn.execute(query))
+        if not rows:
+            return None
+        return sum((r.assigned_at - r.created_at).total_seconds() for r in rows) / len(rows)

@@ -1,0 +1,359 @@
+"""The desk adapter: routes conversations to the hub's own agents.
+
+A conversation that reaches the desk joins its waiting list. With ``assignment = "auto"``
+(the default) it is offered, first come first served, to the least busy agent who is
+online, below their limit, and has its language and skills; the agent accepts it in the
+dashboard. With ``"manual"`` every agent who could take it sees it and claims it by hand.
+Either way taking a conversation is atomic: two agents cannot both get it.
+
+An agent who goes away or offline gives their offers back to the queue; the chats they
+hold stay theirs (the lifecycle's presence expiry decides about those).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Literal
+
+from pydantic import Field
+
+from providers import (
+    Availability,
+    AvailabilityRequest,
+    Capability,
+    Closing,
+    ConversationRef,
+    Handoff,
+    Health,
+    Opened,
+    OutboundMessage,
+    Provider,
+    ProviderConfig,
+    ProviderContext,
+    ProviderError,
+)
+from providers.workspace import DeskAgent, DeskError, Waiting, Workspace
+
+log = logging.getLogger(__name__)
+
+
+class DeskConfig(ProviderConfig):
+    assignment: Literal["auto", "manual"] = "auto"
+    # The wait announced while no history of real waits exists yet.
+    default_wait_seconds: float = Field(120.0, ge=0)
+
+
+def _least_busy(agents: list[DeskAgent], entry: Waiting, load: dict[str, int]) -> DeskAgent | None:
+    able = [
+        agent
+        for agent in agents
+        if agent.can_take(language=entry.language, skills=entry.skills)
+        and agent.max_chats - agent.active - agent.offered - load.get(agent.id, 0) > 0
+    ]
+    if not able:
+        return None
+    return min(able, key=lambda a: (a.active + a.offered + load.get(a.id, 0), a.name, a.id))
+
+
+class DeskProvider(Provider):
+    name = "desk"
+    title = "Agent desk (the hub's own agents)"
+    config_model = DeskConfig
+    capabilities = frozenset(
+        {
+            Capability.USER_TYPING,
+            Capability.READ_RECEIPTS,
+            Capability.MEDIA,
+            Capability.TRANSFER,
+            Capability.QUEUE_POSITION,
+        }
+    )
+
+    def __init__(self, instance: str, config: DeskConfig, context: ProviderContext) -> None:
+        super().__init__(instance, config, context)
+        self.config: DeskConfig = config
+        self._dispatching = asyncio.Lock()
+        # The position and wait each waiting conversation was last told, so it is told
+        # again only when they change.
+        self._announced: dict[str, tuple[int, float | None]] = {}
+
+    @property
+    def workspace(self) -> Workspace:
+        return self.context.workspace
+
+    @property
+    def audience(self) -> str:
+        return f"desk:{self.instance}"
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.workspace.register_desk(self)
+        await self.dispatch()
+
+    async def check(self) -> Health:
+        return Health(ok=True)
+
+    # -- the hub's calls -----------------------------------------------------------------------
+
+    async def availability(self, request: AvailabilityRequest) -> Availability:
+        agents = [
+            agent
+            for agent in await self.workspace.agents()
+            if agent.presence == "online"
+            and (
+                not agent.languages
+                or not request.language
+                or request.language.split("-")[0] in agent.languages
+            )
+            and set(request.skills) <= agent.skills
+        ]
+        if not agents:
+            return Availability(open=False, reason="no-agents", agents_online=0)
+        if any(agent.free > 0 for agent in agents):
+            return Availability(open=True, agents_online=len(agents), estimated_wait=0)
+        return Availability(open=True, agents_online=len(agents), estimated_wait=await self._wait())
+
+    async def _wait(self) -> float:
+        measured = await self.workspace.average_wait(self.instance)
+        return self.config.default_wait_seconds if measured is None else measured
+
+    async def open(self, handoff: Handoff) -> Opened:
+        await self.workspace.enqueue(
+            self.instance,
+            handoff.conversation_id,
+            queue=handoff.queue,
+            language=handoff.user.language,
+            skills=handoff.skills,
+        )
+        self.workspace.notify(self.audience, {"type": "inbox.changed"})
+        # Offers go out now; this conversation's own position travels in the answer.
+        await self.dispatch(answering=handoff.conversation_id)
+        position, wait = self._announced.get(handoff.conversation_id, (None, None))
+        return Opened(
+            ref=handoff.conversation_id, status="queued", position=position, estimated_wait=wait
+        )
+
+    async def deliver(self, message: OutboundMessage) -> None:
+        event: dict[str, Any] = {
+            "type": "message",
+            "conversationId": message.conversation.id,
+            "message": {
+                "id": message.id,
+                "text": message.text,
+                "sentAt": message.sent_at.isoformat(),
+            },
+        }
+        if message.media is not None:
+            event["message"]["media"] = {
+                "id": message.media.id,
+                "name": message.media.name,
+                "contentType": message.media.content_type,
+                "size": message.media.size,
+            }
+        await self._to_holder(message.conversation.id, event)
+
+    async def close(self, closing: Closing) -> None:
+        conversation_id = closing.conversation.id
+        holder = await self.workspace.holder(conversation_id, ended_ok=True)
+        await self.workspace.drop(conversation_id)
+        event = {
+            "type": "closed",
+            "conversationId": conversation_id,
+            "reason": closing.reason,
+            "by": closing.by,
+        }
+        if holder is not None:
+            self.workspace.notify(holder, event)
+        self.workspace.notify(self.audience, {"type": "inbox.changed"})
+        await self.dispatch()
+
+    async def user_typing(self, conversation: ConversationRef, typing: bool) -> None:
+        await self._to_holder(
+            conversation.id,
+            {"type": "typing", "conversationId": conversation.id, "typing": typing},
+        )
+
+    async def user_read(self, conversation: ConversationRef, up_to: str) -> None:
+        await self._to_holder(
+            conversation.id, {"type": "read", "conversationId": conversation.id, "upTo": up_to}
+        )
+
+    async def transfer(
+        self, conversation: ConversationRef, *, queue: str | None, agent_id: str | None
+    ) -> None:
+        """A transfer the hub asks for (not from an agent)."""
+        if agent_id is not None:
+            target = await self._available(agent_id)
+            await self.workspace.hand_over(self.instance, conversation.id, target.agent)
+            self.workspace.notify(agent_id, {"type": "assigned", "conversationId": conversation.id})
+        else:
+            await self.workspace.requeue(self.instance, conversation.id, queue=queue, skills=None)
+        self.workspace.notify(self.audience, {"type": "inbox.changed"})
+        await self.dispatch()
+
+    async def queue_position(
+        self, conversation: ConversationRef
+    ) -> tuple[int | None, float | None]:
+        waiting = await self.workspace.waiting(self.instance)
+        for index, entry in enumerate(waiting):
+            if entry.conversation_id == conversation.id:
+                return index + 1, await self._wait()
+        return None, None
+
+    async def _to_holder(self, conversation_id: str, event: dict[str, Any]) -> None:
+        holder = await self.workspace.holder(conversation_id)
+        # Not yet taken: whoever opens it from the waiting list sees it there.
+        self.workspace.notify(holder or self.audience, event)
+
+    # -- the dashboard's calls (the Desk protocol) ---------------------------------------------
+
+    async def _agent(self, agent_id: str) -> DeskAgent:
+        agent = await self.workspace.agent(agent_id)
+        if agent is None:
+            raise DeskError("unknown_agent", "this agent does not exist or is disabled")
+        return agent
+
+    async def _available(self, agent_id: str) -> DeskAgent:
+        agent = await self._agent(agent_id)
+        if agent.presence == "offline":
+            raise DeskError("offline", f"{agent.name} is offline")
+        if agent.active >= agent.max_chats:
+            raise DeskError(
+                "at_capacity", f"{agent.name} already has {agent.active} of {agent.max_chats} chats"
+            )
+        return agent
+
+    async def _holding(self, agent_id: str, conversation_id: str) -> DeskAgent:
+        agent = await self._agent(agent_id)
+        holder = await self.workspace.holder(conversation_id)
+        if holder != agent_id and agent.role != "admin":
+            raise DeskError("not_yours", "this conversation is not assigned to you")
+        return agent
+
+    async def accept(self, agent_id: str, conversation_id: str) -> None:
+        agent = await self._available(agent_id)
+        entry = next(
+            (
+                e
+                for e in await self.workspace.waiting(self.instance)
+                if e.conversation_id == conversation_id
+            ),
+            None,
+        )
+        if entry is None:
+            raise DeskError("taken", "this conversation is no longer waiting")
+        if (
+            not agent.can_take(language=entry.language, skills=entry.skills)
+            and entry.offered_to != agent_id
+        ):
+            if agent.free <= 0:
+                raise DeskError("at_capacity", "you are at your limit of chats")
+            raise DeskError(
+                "not_eligible", "this conversation needs a language or skill you do not have"
+            )
+        if not await self.workspace.assign(
+            self.instance, conversation_id, agent.agent, offered_only=True
+        ):
+            raise DeskError("taken", "someone else took this conversation")
+        self.workspace.notify(self.audience, {"type": "inbox.changed"})
+        await self.dispatch()
+
+    async def reply(
+        self, agent_id: str, conversation_id: str, html: str, *, media_id: str | None = None
+    ) -> str:
+        agent = await self._holding(agent_id, conversation_id)
+        return await self.context.agent_message(
+            conversation_id, html, agent=agent.agent, media_id=media_id
+        )
+
+    async def typing(self, agent_id: str, conversation_id: str, typing: bool) -> None:
+        agent = await self._holding(agent_id, conversation_id)
+        await self.context.agent_typing(conversation_id, typing, agent=agent.agent)
+
+    async def transfer_by(
+        self,
+        agent_id: str,
+        conversation_id: str,
+        *,
+        to_agent: str | None = None,
+        to_queue: str | None = None,
+        skills: tuple[str, ...] | None = None,
+    ) -> None:
+        await self._holding(agent_id, conversation_id)
+        if to_agent is not None:
+            if to_agent == agent_id:
+                raise DeskError("same_agent", "the conversation is already yours")
+            target = await self._available(to_agent)
+            await self.workspace.hand_over(self.instance, conversation_id, target.agent)
+            self.workspace.notify(to_agent, {"type": "assigned", "conversationId": conversation_id})
+        else:
+            await self.workspace.requeue(
+                self.instance, conversation_id, queue=to_queue, skills=skills
+            )
+        self.workspace.notify(agent_id, {"type": "transferred", "conversationId": conversation_id})
+        self.workspace.notify(self.audience, {"type": "inbox.changed"})
+        await self.dispatch()
+
+    async def close_by(self, agent_id: str, conversation_id: str, reason: str) -> None:
+        await self._holding(agent_id, conversation_id)
+        await self.context.conversation_closed(conversation_id, reason)
+        await self.workspace.drop(conversation_id)
+        self.workspace.notify(self.audience, {"type": "inbox.changed"})
+        await self.dispatch()
+
+    async def presence_changed(self, agent_id: str) -> None:
+        agent = await self.workspace.agent(agent_id)
+        if agent is None or agent.presence != "online":
+            returned = await self.workspace.withdraw_offers(agent_id)
+            if returned:
+                self.workspace.notify(
+                    agent_id, {"type": "offers.withdrawn", "conversationIds": returned}
+                )
+        await self.dispatch()
+
+    async def profile_changed(self, agent_id: str) -> None:
+        agent = await self._agent(agent_id)
+        for conversation_id in await self.workspace.assigned(self.instance, agent_id):
+            await self.context.agent_profile(conversation_id, agent.agent)
+
+    # -- assignment ------------------------------------------------------------------------------
+
+    async def dispatch(self, answering: str | None = None) -> None:
+        """Offer waiting conversations to free agents (auto mode), then tell every waiting
+        conversation whose position or wait changed (except ``answering``, whose ``open``
+        answer carries it)."""
+        async with self._dispatching:
+            waiting = await self.workspace.waiting(self.instance)
+            if self.config.assignment == "auto" and waiting:
+                agents = await self.workspace.agents()
+                load: dict[str, int] = {}
+                for entry in waiting:
+                    if entry.offered_to is not None:
+                        continue
+                    agent = _least_busy(agents, entry, load)
+                    if agent is None:
+                        continue
+                    if await self.workspace.offer(entry.conversation_id, agent.id):
+                        load[agent.id] = load.get(agent.id, 0) + 1
+                        self.workspace.notify(
+                            agent.id, {"type": "offer", "conversationId": entry.conversation_id}
+                        )
+                if load:
+                    self.workspace.notify(self.audience, {"type": "inbox.changed"})
+            wait = await self._wait() if waiting else None
+            still = {entry.conversation_id for entry in waiting}
+            for gone in set(self._announced) - still:
+                del self._announced[gone]
+            for index, entry in enumerate(waiting):
+                announcement = (index + 1, None if wait is None else round(wait))
+                if self._announced.get(entry.conversation_id) == announcement:
+                    continue
+                self._announced[entry.conversation_id] = announcement
+                if entry.conversation_id == answering:
+                    continue
+                try:
+                    await self.context.queue_update(entry.conversation_id, *announcement)
+                except ProviderError:  # ended meanwhile: the next dispatch will not see it
+                    self._announced.pop(entry.conversation_id, None)

@@ -1,0 +1,186 @@
+"""The agent workspace: what an adapter that runs its own agents (the built-in desk) gets
+from the hub, and what the dashboard asks of such an adapter.
+
+The hub keeps the agents (accounts, presence, skills, limits) and a waiting list per desk
+instance; a desk adapter reaches them through ``context.workspace`` (a :class:`Workspace`)
+and decides who gets what. The dashboard, where agents work, drives the adapter through
+the :class:`Desk` protocol it registers with the workspace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from providers.errors import ProviderError
+from providers.values import Agent
+
+Presence = Literal["online", "away", "offline"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeskAgent:
+    """An agent as a desk sees them: who, what they can take, how busy they are."""
+
+    id: str
+    name: str
+    icon_url: str | None
+    role: Literal["agent", "admin"]
+    presence: Presence
+    max_chats: int
+    skills: frozenset[str]
+    languages: frozenset[str]
+    active: int  # conversations assigned to them now
+    offered: int  # conversations offered to them, not yet accepted
+
+    @property
+    def agent(self) -> Agent:
+        return Agent(self.id, self.name, self.icon_url)
+
+    @property
+    def free(self) -> int:
+        return max(0, self.max_chats - self.active - self.offered)
+
+    def can_take(self, *, language: str | None, skills: frozenset[str] | tuple[str, ...]) -> bool:
+        """Online, below their limit, and speaking the language with every skill asked."""
+        if self.presence != "online" or self.free <= 0:
+            return False
+        if self.languages and language and language.split("-")[0] not in self.languages:
+            return False
+        return set(skills) <= self.skills
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """A conversation in a desk's waiting list, in the order it arrived."""
+
+    conversation_id: str
+    queue: str
+    language: str | None
+    skills: tuple[str, ...]
+    queued_at: datetime
+    offered_to: str | None
+
+
+class DeskError(ProviderError):
+    """An agent's action the desk cannot do; ``code`` says why (shown to the agent)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@runtime_checkable
+class Desk(Protocol):
+    """What the dashboard asks of a desk adapter, always on behalf of one agent (the
+    ``_by`` names keep clear of the Provider API's own ``transfer`` and ``close``)."""
+
+    instance: str
+
+    async def accept(self, agent_id: str, conversation_id: str) -> None: ...
+
+    async def reply(
+        self, agent_id: str, conversation_id: str, html: str, *, media_id: str | None = None
+    ) -> str: ...
+
+    async def typing(self, agent_id: str, conversation_id: str, typing: bool) -> None: ...
+
+    async def transfer_by(
+        self,
+        agent_id: str,
+        conversation_id: str,
+        *,
+        to_agent: str | None = None,
+        to_queue: str | None = None,
+        skills: tuple[str, ...] | None = None,
+    ) -> None: ...
+
+    async def close_by(self, agent_id: str, conversation_id: str, reason: str) -> None: ...
+
+    async def presence_changed(self, agent_id: str) -> None: ...
+
+    async def profile_changed(self, agent_id: str) -> None: ...
+
+
+class Workspace(Protocol):
+    """The hub's side: agents, the waiting list, and the dashboards' live channel."""
+
+    async def agents(self) -> list[DeskAgent]:
+        """Every enabled agent, with presence and load at ``instance``-independent totals."""
+        ...
+
+    async def agent(self, agent_id: str) -> DeskAgent | None: ...
+
+    async def holder(self, conversation_id: str, *, ended_ok: bool = False) -> str | None:
+        """The id of the agent the conversation is assigned to, if any (with ``ended_ok``,
+        also the last one of a conversation that has ended)."""
+        ...
+
+    async def assigned(self, instance: str, agent_id: str) -> list[str]:
+        """The open conversations of ``instance`` assigned to an agent."""
+        ...
+
+    async def waiting(self, instance: str) -> list[Waiting]:
+        """The instance's waiting conversations (still queued), oldest first."""
+        ...
+
+    async def enqueue(
+        self,
+        instance: str,
+        conversation_id: str,
+        *,
+        queue: str,
+        language: str | None,
+        skills: tuple[str, ...],
+    ) -> None:
+        """Put a conversation in the waiting list (no-op if it is there already)."""
+        ...
+
+    async def offer(self, conversation_id: str, agent_id: str | None) -> bool:
+        """Offer a waiting conversation to one agent (None withdraws the offer)."""
+        ...
+
+    async def withdraw_offers(self, agent_id: str) -> list[str]:
+        """Take back every offer made to an agent (they went away); returns the ids."""
+        ...
+
+    async def assign(
+        self, instance: str, conversation_id: str, agent: Agent, *, offered_only: bool
+    ) -> bool:
+        """Atomically take the conversation off the waiting list and give it to ``agent``
+        (the chatbot sees the agent join). False if someone else took it first, or (with
+        ``offered_only``) it is offered to someone else."""
+        ...
+
+    async def hand_over(self, instance: str, conversation_id: str, agent: Agent) -> None:
+        """Give an assigned conversation to another agent (a transfer): the chatbot sees
+        the first agent leave and the new one join."""
+        ...
+
+    async def requeue(
+        self,
+        instance: str,
+        conversation_id: str,
+        *,
+        queue: str | None,
+        skills: tuple[str, ...] | None,
+    ) -> None:
+        """The agent leaves; the conversation waits again (at the front of the list)."""
+        ...
+
+    async def drop(self, conversation_id: str) -> None:
+        """Remove from the waiting list (the conversation ended)."""
+        ...
+
+    async def average_wait(self, instance: str) -> float | None:
+        """Seconds recent conversations waited before an agent took them."""
+        ...
+
+    def register_desk(self, desk: Desk) -> None: ...
+
+    def notify(self, audience: str, event: dict[str, Any]) -> None:
+        """Push a live event to dashboards: ``audience`` is an agent id, or
+        ``"desk:<instance>"`` for every agent signed in."""
+        ...

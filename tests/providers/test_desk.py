@@ -1,0 +1,339 @@
+"""The desk: the hub's own agents. Assignment, limits, presence, transfer, profile, as
+the dashboard drives it, checked on the chatbot's stream and the agents' live channel."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from hub import keys
+from hub.agents.presence import profile_changed, set_presence
+from providers.workspace import DeskError
+
+DESK = {"providers": {"desk": {"type": "desk"}}, "queues": [{"name": "support", "chain": ["desk"]}]}
+
+
+class Desk:
+    """A hub with the desk, and helpers to play its agents."""
+
+    def __init__(self, hub):
+        self.hub = hub
+        self.app = hub.app
+        self.chatbot = hub.chatbot
+
+    @property
+    def desk(self):
+        return self.app[keys.WORKSPACE].desks["desk"]
+
+    async def agent(self, name, *, online=True, **options):
+        account = await self.app[keys.AGENTS].create(
+            f"{name.lower()}@example.com", name, "correct horse battery", **options
+        )
+        if online:
+            await set_presence(self.app, account.id, "online")
+        return account.id
+
+    async def waiting(self):
+        return await self.app[keys.WORKSPACE].waiting("desk")
+
+    async def offered(self, agent_id):
+        return [w.conversation_id for w in await self.waiting() if w.offered_to == agent_id]
+
+    async def escalate(self, session, **body):
+        return (await self.chatbot.escalate(session, **body))["conversationId"]
+
+    def listen(self, *audiences):
+        return self.app[keys.LIVE].listen(audiences)
+
+
+@pytest.fixture
+async def desk(hub_factory):
+    return Desk(await hub_factory(**DESK))
+
+
+async def drain(listener, seconds=0.2):
+    events = []
+    while True:
+        got = await listener.wait(seconds)
+        if not got:
+            return events
+        events.extend(got)
+
+
+async def test_nobody_online_means_no_agents_and_the_chain_moves_on(hub_factory):
+    hub = await hub_factory(
+        providers={"desk": {"type": "desk"}, "mail": {"type": "scripted", "mode": "ticket"}},
+        queues=[{"name": "support", "chain": ["desk", "mail"]}],
+    )
+    desk = Desk(hub)
+    await desk.agent("Ana", online=False)
+    availability = await hub.chatbot.call("GET", "/v1/availability")
+    assert (availability["open"], availability["reason"]) == (False, "no-agents")
+    assert availability["ticketFallback"] is True
+    answer = await hub.chatbot.escalate(expect=201)
+    assert answer["status"] == "ticket"
+    assert [
+        d["message"]
+        for a, d in await hub.chatbot.actions(answer["conversationId"])
+        if a == "displaySystemMessage"
+    ] == ["no-agents", "ticket-created"]
+
+
+async def test_offered_to_the_agent_who_accepts_and_the_chatbot_sees_them(desk):
+    ana = await desk.agent("Ana", avatar_url="https://cdn.example/ana.png")
+    inbox = desk.listen(ana, "desk:desk")
+    availability = await desk.chatbot.call("GET", "/v1/availability")
+    assert availability == {
+        "open": True,
+        "reason": "open",
+        "queue": "support",
+        "agentsOnline": 1,
+        "estimatedWaitSeconds": 0,
+        "ticketFallback": False,
+    }
+    cid = await desk.escalate("s1", inquiry="late order")
+    assert await desk.offered(ana) == [cid]
+    assert {"type": "offer", "conversationId": cid} in await drain(inbox)
+    await desk.desk.accept(ana, cid)
+    assert await desk.waiting() == []
+    actions = await desk.chatbot.actions(cid)
+    assert actions[-4:] == [
+        ("setChatbotName", {"source": "name", "name": "Ana"}),
+        ("setChatbotIcon", {"source": "url", "url": "https://cdn.example/ana.png"}),
+        (
+            "displaySystemMessage",
+            {"message": "agent-joined", "translate": True, "replacements": {"agentName": "Ana"}},
+        ),
+        actions[-1],
+    ]
+    assert actions[-1][1]["hub"]["status"] == "assigned"
+
+
+async def test_first_come_first_served_to_the_least_busy_agent(desk):
+    ana = await desk.agent("Ana")
+    ben = await desk.agent("Ben")
+    first = await desk.escalate("s1")
+    await desk.desk.accept(ana, first)  # Ana is busier now
+    second = await desk.escalate("s2")
+    third = await desk.escalate("s3")
+    assert await desk.offered(ben) == [second]
+    assert await desk.offered(ana) == [third]  # Ben (one offer) and Ana (one chat) tie: name
+
+
+async def test_an_agent_at_their_limit_gets_no_more(desk):
+    ana = await desk.agent("Ana", max_chats=1)
+    first = await desk.escalate("s1")
+    await desk.desk.accept(ana, first)
+    second = await desk.escalate("s2")
+    assert await desk.offered(ana) == []
+    waiting = await desk.waiting()
+    assert [w.conversation_id for w in waiting] == [second]
+    with pytest.raises(DeskError) as refused:
+        await desk.desk.accept(ana, second)
+    assert refused.value.code == "at_capacity"
+    answer = (await desk.chatbot.events(second))[-1]["data"]["hub"]
+    assert (answer["status"], answer["position"]) == ("queued", 1)
+
+    # Closing her chat frees her, and the waiting conversation is offered at once.
+    await desk.desk.close_by(ana, first, "resolved")
+    assert await desk.offered(ana) == [second]
+
+
+async def test_going_offline_puts_offers_back_in_the_queue(desk):
+    ana = await desk.agent("Ana")
+    inbox = desk.listen(ana)
+    cid = await desk.escalate("s1")
+    assert await desk.offered(ana) == [cid]
+    await drain(inbox)
+    await set_presence(desk.app, ana, "offline")
+    assert await desk.offered(ana) == []
+    assert [w.offered_to for w in await desk.waiting()] == [None]
+    events = await drain(inbox)
+    assert {"type": "offers.withdrawn", "conversationIds": [cid]} in events
+    with pytest.raises(DeskError) as refused:
+        await desk.desk.accept(ana, cid)
+    assert refused.value.code == "offline"
+
+    ben = await desk.agent("Ben")  # someone comes online: the offer goes to them
+    assert await desk.offered(ben) == [cid]
+
+
+async def test_away_agents_keep_their_chats_but_get_no_offers(desk):
+    ana = await desk.agent("Ana")
+    ben = await desk.agent("Ben", max_chats=1)
+    first = await desk.escalate("s1")
+    assert await desk.offered(ana) == [first]  # tie on load: Ana, by name
+    await desk.desk.accept(ana, first)
+    await set_presence(desk.app, ana, "away")
+    second = await desk.escalate("s2")
+    assert await desk.offered(ben) == [second]
+    await desk.desk.accept(ben, second)  # Ben is now full; Ana is away
+    third = await desk.escalate("s3")
+    assert await desk.offered(ana) == []
+    assert [w.conversation_id for w in await desk.waiting()] == [third]
+    assert await desk.app[keys.WORKSPACE].holder(first) == ana
+    # With nobody online at all the desk has no agents: the next one is not queued.
+    await set_presence(desk.app, ben, "away")
+    fourth = await desk.chatbot.escalate("s4", expect=201)
+    assert (fourth["status"], fourth["reason"]) == ("ended", "no-agents")
+
+
+async def test_a_conversation_is_taken_once(hub_factory):
+    hub = await hub_factory(
+        providers={"desk": {"type": "desk", "assignment": "manual"}},
+        queues=[{"name": "support", "chain": ["desk"]}],
+    )
+    desk = Desk(hub)
+    agents = [await desk.agent(name) for name in ("Ana", "Ben", "Cy", "Di")]
+    cid = await desk.escalate("s1")
+    assert await desk.offered(agents[0]) == []  # manual: nobody is offered anything
+    results = await asyncio.gather(
+        *(desk.desk.accept(a, cid) for a in agents), return_exceptions=True
+    )
+    winners = [a for a, r in zip(agents, results, strict=True) if r is None]
+    assert len(winners) == 1
+    assert all(isinstance(r, DeskError) and r.code == "taken" for r in results if r is not None)
+    joined = [
+        d
+        for a, d in await hub.chatbot.actions(cid)
+        if a == "displaySystemMessage" and d["message"] == "agent-joined"
+    ]
+    assert len(joined) == 1
+
+
+async def test_only_the_holder_or_an_admin_writes(desk):
+    ana = await desk.agent("Ana")
+    ben = await desk.agent("Ben")
+    boss = await desk.agent("Boss", role="admin")
+    cid = await desk.escalate("s1")
+    await desk.desk.accept(ana, cid)
+    for call in (
+        desk.desk.reply(ben, cid, "hijack"),
+        desk.desk.typing(ben, cid, True),
+        desk.desk.close_by(ben, cid, "mine now"),
+        desk.desk.transfer_by(ben, cid, to_agent=ben),
+    ):
+        with pytest.raises(DeskError) as refused:
+            await call
+        assert refused.value.code == "not_yours"
+    message_id = await desk.desk.reply(boss, cid, "An admin can step in")
+    said = [d for a, d in await desk.chatbot.actions(cid) if a == "displayChatbotMessage"]
+    assert said[-1]["externalId"] == message_id
+
+
+async def test_transfer_to_another_agent(desk):
+    ana = await desk.agent("Ana")
+    ben = await desk.agent("Ben", avatar_url="https://cdn.example/ben.png")
+    ben_inbox = desk.listen(ben)
+    cid = await desk.escalate("s1")
+    await desk.desk.accept(ana, cid)
+    seen = len(await desk.chatbot.events(cid))
+    await desk.desk.transfer_by(ana, cid, to_agent=ben)
+    assert await desk.app[keys.WORKSPACE].holder(cid) == ben
+    assert [a for a, _ in await desk.chatbot.actions(cid, after=seen)] == [
+        "displaySystemMessage",
+        "setChatbotName",
+        "setChatbotIcon",
+        "displaySystemMessage",
+        "setExternalInfo",
+    ]
+    assert {"type": "assigned", "conversationId": cid} in await drain(ben_inbox)
+
+
+async def test_transfer_back_to_the_queue_goes_to_the_front(desk):
+    ana = await desk.agent("Ana", max_chats=1)
+    first = await desk.escalate("s1")
+    await desk.desk.accept(ana, first)
+    second = await desk.escalate("s2")
+    seen = len(await desk.chatbot.events(first))
+    await desk.desk.transfer_by(ana, first, to_queue="support")
+    waiting = await desk.waiting()
+    assert [w.conversation_id for w in waiting] == [first, second]
+    after = await desk.chatbot.actions(first, after=seen)
+    assert [(a, d.get("message")) for a, d in after] == [
+        ("displaySystemMessage", "agent-left"),
+        ("setChatbotName", None),
+        ("setChatbotIcon", None),
+        ("setExternalInfo", None),
+        ("displaySystemMessage", "queue-position"),
+        ("setExternalInfo", None),
+    ]
+    assert after[-1][1]["hub"]["position"] == 1
+    # Ana is free again and is offered the oldest waiting conversation.
+    assert await desk.offered(ana) == [first]
+
+
+async def test_a_profile_change_reaches_every_chatbot_the_agent_talks_to(desk):
+    ana = await desk.agent("Ana", max_chats=2)
+    chats = [await desk.escalate(s) for s in ("s1", "s2")]
+    for cid in chats:
+        await desk.desk.accept(ana, cid)
+    await desk.app[keys.AGENTS].update_profile(
+        ana, display_name="Ana María", avatar_url="https://cdn.example/new.png"
+    )
+    await profile_changed(desk.app, ana)
+    for cid in chats:
+        assert (await desk.chatbot.actions(cid))[-2:] == [
+            ("setChatbotName", {"source": "name", "name": "Ana María"}),
+            ("setChatbotIcon", {"source": "url", "url": "https://cdn.example/new.png"}),
+        ]
+
+
+async def test_the_user_side_reaches_the_agent_live(desk):
+    ana = await desk.agent("Ana")
+    cid = await desk.escalate("s1")
+    await desk.desk.accept(ana, cid)
+    inbox = desk.listen(ana)
+    sent = await desk.chatbot.send(cid, "c1", "hello Ana")
+    await desk.hub.settled()
+    await desk.chatbot.call(
+        "POST", f"/v1/conversations/{cid}/typing", conversation_id=cid, json={"typing": True}
+    )
+    reply = await desk.desk.reply(ana, cid, "Hi!")
+    await desk.chatbot.call(
+        "POST", f"/v1/conversations/{cid}/read", conversation_id=cid, json={"upTo": reply}
+    )
+    await desk.hub.settled()
+    events = await drain(inbox)
+    kinds = [(e["type"], e.get("conversationId")) for e in events]
+    assert ("message", cid) in kinds and ("typing", cid) in kinds and ("read", cid) in kinds
+    message = next(e for e in events if e["type"] == "message")["message"]
+    assert (message["id"], message["text"]) == (sent["externalId"], "hello Ana")
+    # The chatbot saw its message accepted by the desk.
+    ticks = [d["action"] for a, d in await desk.chatbot.actions(cid) if a == "updateMessage"]
+    assert ticks == ["UPDATE_EXTERNAL", "SINGLE_TICK"]
+
+
+async def test_queue_positions_move_up_as_conversations_are_taken(desk):
+    ana = await desk.agent("Ana", max_chats=1, online=False)
+    chats = [await desk.escalate(s) for s in ("s1", "s2", "s3")]
+    positions = [(await desk.chatbot.events(c))[-1]["data"]["hub"]["position"] for c in chats]
+    assert positions == [None, None, None]  # nobody online: no-agents, the chats ended
+    await set_presence(desk.app, ana, "online")
+    chats = [await desk.escalate(s) for s in ("t1", "t2", "t3")]
+    await desk.desk.accept(ana, chats[0])
+    last = [(await desk.chatbot.events(c))[-1]["data"]["hub"] for c in chats[1:]]
+    assert [(h["status"], h["position"]) for h in last] == [("queued", 1), ("queued", 2)]
+    positions = [
+        d["replacements"]["position"]
+        for c in chats[1:]
+        for a, d in await desk.chatbot.actions(c)
+        if a == "displaySystemMessage" and d["message"] == "queue-position"
+    ]
+    assert positions == [2, 1, 3, 2]  # told once per change, never twice the same
+
+
+async def test_the_user_closing_takes_it_off_the_desk(desk):
+    ana = await desk.agent("Ana", max_chats=1)
+    first = await desk.escalate("s1")
+    await desk.desk.accept(ana, first)
+    second = await desk.escalate("s2")
+    inbox = desk.listen(ana)
+    await desk.chatbot.call(
+        "POST", f"/v1/conversations/{first}/close", conversation_id=first, json={"reason": "thanks"}
+    )
+    await desk.hub.settled()
+    events = await drain(inbox)
+    assert {"type": "closed", "conversationId": first, "reason": "thanks", "by": "user"} in events
+    assert await desk.offered(ana) == [second]
