@@ -87,6 +87,10 @@ class Desk(Protocol):
 
     async def typing(self, agent_id: str, conversation_id: str, typing: bool) -> None: ...
 
+    async def mark_read(self, agent_id: str, conversation_id: str, message_id: str) -> None:
+        """The agent has read the user's messages up to ``message_id`` (the user's ticks)."""
+        ...
+
     async def transfer_by(
         self,
         agent_id: str,

@@ -79,3 +79,22 @@ async def sync_config_bots(
             )
         else:
             await conn.execute(sa.update(BOTS).where(BOTS.c.id == bot_id).values(**values))
+
+
+async def rotate_secret(bot_id: str, *, conn: AsyncConnection) -> str:
+    """A new secret key for a bot; the old one stops working at once. Shown once."""
+    secret = new_bot_secret()
+    result = await conn.execute(
+        sa.update(BOTS).where(BOTS.c.id == bot_id).values(secret_hash=hash_secret(secret))
+    )
+    if result.rowcount == 0:
+        raise LookupError(f"bot {bot_id!r} does not exist")
+    return secret
+
+
+async def set_bot_disabled(bot_id: str, disabled: bool, *, conn: AsyncConnection) -> None:
+    result = await conn.execute(
+        sa.update(BOTS).where(BOTS.c.id == bot_id).values(disabled=disabled)
+    )
+    if result.rowcount == 0:
+        raise LookupError(f"bot {bot_id!r} does not exist")

@@ -272,6 +272,10 @@ class DeskProvider(Provider):
         agent = await self._holding(agent_id, conversation_id)
         await self.context.agent_typing(conversation_id, typing, agent=agent.agent)
 
+    async def mark_read(self, agent_id: str, conversation_id: str, message_id: str) -> None:
+        await self._holding(agent_id, conversation_id)
+        await self.context.message_status(conversation_id, message_id, "read")
+
     async def transfer_by(
         self,
         agent_id: str,

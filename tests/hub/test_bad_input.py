@@ -432,3 +432,22 @@ async def test_a_closed_conversation_refuses_new_messages_and_uploads(hub, open_
         409,
     )
     assert await database_state(hub) == before
+
+
+async def test_a_rotated_bot_key_stops_working_at_once(hub):
+    from hub.store.bots import rotate_secret
+
+    old = hub.chatbot.key_headers
+    async with hub.app[keys.DATABASE].writer.begin() as conn:
+        new_secret = await rotate_secret(hub.chatbot.bot_id, conn=conn)
+    await expect_error(
+        await hub.client.post("/v1/escalations", json={"sessionId": "s"}, headers=old),
+        401,
+        "invalid_key",
+    )
+    response = await hub.client.post(
+        "/v1/escalations",
+        json={"sessionId": "s"},
+        headers={"Authorization": f"Bearer {new_secret}"},
+    )
+    assert response.status == 201

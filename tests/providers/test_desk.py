@@ -337,3 +337,19 @@ async def test_the_user_closing_takes_it_off_the_desk(desk):
     events = await drain(inbox)
     assert {"type": "closed", "conversationId": first, "reason": "thanks", "by": "user"} in events
     assert await desk.offered(ana) == [second]
+
+
+async def test_the_agent_reading_gives_the_user_double_ticks(desk):
+    ana = await desk.agent("Ana")
+    cid = await desk.escalate("s1")
+    await desk.desk.accept(ana, cid)
+    first = await desk.chatbot.send(cid, "c1", "one")
+    second = await desk.chatbot.send(cid, "c2", "two")
+    await desk.hub.settled()
+    await desk.desk.mark_read(ana, cid, second["externalId"])
+    ticks = [
+        (d["externalId"], d["action"])
+        for a, d in await desk.chatbot.actions(cid)
+        if a == "updateMessage" and d["action"] == "DOUBLE_TICK"
+    ]
+    assert ticks == [(first["externalId"], "DOUBLE_TICK"), (second["externalId"], "DOUBLE_TICK")]
