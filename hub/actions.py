@@ -38,6 +38,7 @@ SYSTEM_MESSAGES = frozenset(
         "unavailable",
         "ticket-created",
         "chat-closed",
+        "idle-warning",
     }
 )
 

@@ -23,6 +23,7 @@ from hub.conversation.service import ConversationService
 from hub.db import create_database
 from hub.eventbus import EventBus
 from hub.journal import Journal
+from hub.lifecycle.scheduler import lifecycle_ctx
 from hub.outbox import Dispatcher
 from hub.plugins import ProviderHost
 from hub.provider_context import HubProviderContext
@@ -57,7 +58,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             inbound.router.add_routes(routes)
             app.add_subapp(f"/providers/{instance.name}/", inbound)
 
-    app.cleanup_ctx.extend([_database, _http_session, _core, _providers])
+    app.cleanup_ctx.extend([_database, _http_session, _core, _providers, lifecycle_ctx])
     app.on_shutdown.append(_close_streams)
     return app
 
@@ -119,6 +120,7 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
         host=app[keys.PROVIDERS],
         router=app[keys.ROUTER],
         provider_timeout=settings.provider_timeout_seconds,
+        lifecycle=settings.lifecycle,
     )
     await journal.start()
     await dispatcher.start()

@@ -171,6 +171,18 @@ class Scope:
         state = self._states[conversation_id] = batch_state.copy()
         return state
 
+    async def conversations(self, conversation_ids: Iterable[str]) -> list[ConversationState]:
+        """Several conversations at once (one query for those not loaded yet)."""
+        ids = list(dict.fromkeys(conversation_ids))
+        missing = [cid for cid in ids if cid not in self._states and cid not in self._batch.states]
+        if missing:
+            self._batch.states.update(await _load_states(self._batch.conn, sorted(missing)))
+        found = []
+        for cid in ids:
+            if cid in self._states or cid in self._batch.states:
+                found.append(await self.conversation(cid))
+        return found
+
     def create_conversation(self, row: dict[str, Any]) -> ConversationState:
         full = {name: None for name in _COLUMN_NAMES}
         full.update(_defaults())

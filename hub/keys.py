@@ -8,6 +8,8 @@ import aiohttp
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
     from hub.agents.accounts import AgentAccounts
     from hub.agents.live import LiveChannel
     from hub.agents.workspace import HubWorkspace
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
     from hub.db import Database
     from hub.eventbus import EventBus
     from hub.journal import Journal
+    from hub.lifecycle.sweeps import Lifecycle
     from hub.outbox import Dispatcher
     from hub.plugins import ProviderHost
     from hub.routing import Router
@@ -36,3 +39,5 @@ HTTP: web.AppKey[aiohttp.ClientSession] = web.AppKey("http")
 AGENTS: web.AppKey[AgentAccounts] = web.AppKey("agents")
 LIVE: web.AppKey[LiveChannel] = web.AppKey("live")
 WORKSPACE: web.AppKey[HubWorkspace] = web.AppKey("workspace")
+LIFECYCLE: web.AppKey[Lifecycle] = web.AppKey("lifecycle")
+SCHEDULER: web.AppKey[AsyncIOScheduler] = web.AppKey("scheduler")

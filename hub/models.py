@@ -92,7 +92,8 @@ class Conversation(SQLModel, table=True):
     agent_id: str | None = Field(default=None, sa_type=sa.String(100))
     agent_name: str | None = Field(default=None, sa_type=sa.String(200))
     agent_icon: str | None = Field(default=None, sa_type=sa.String(2000))
-    agent_typing_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    agent_typing_until: datetime | None = Field(default=None, index=True, sa_type=UTCDateTime)
+    user_typing_until: datetime | None = Field(default=None, index=True, sa_type=UTCDateTime)
     language: str | None = Field(default=None, sa_type=sa.String(20))
     user_info: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     inquiry: str = Field(default="", sa_type=sa.Text)
@@ -112,6 +113,12 @@ class Conversation(SQLModel, table=True):
     # finish, a wait limit), and what it must do then.
     deadline_at: datetime | None = Field(default=None, index=True, sa_type=UTCDateTime)
     deadline_kind: str | None = Field(default=None, sa_type=sa.String(20))
+    # The idle clock of a chat with an agent: the last message either way (or the
+    # assignment); the lifecycle warns, then ends the chat, when it is too old.
+    active_at: datetime | None = Field(default=None, index=True, sa_type=UTCDateTime)
+    idle_warned: bool = Field(default=False)
+    # Routed while the queue was closed: chain_step counts along its out_of_hours steps.
+    after_hours: bool = Field(default=False)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
     assigned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -236,7 +243,7 @@ class AgentAccount(SQLModel, table=True):
     skills: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     languages: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     presence: str = Field(default="offline", sa_type=sa.String(10))
-    last_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_seen_at: datetime | None = Field(default=None, index=True, sa_type=UTCDateTime)
     disabled: bool = Field(default=False)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -100,7 +101,10 @@ class HubProviderContext(ProviderContext):
     async def agent_typing(
         self, conversation_id: str, typing: bool, *, agent: Agent | None = None
     ) -> None:
-        await self._run(agent_side.agent_typing, conversation_id, typing=typing, agent=agent)
+        ttl = timedelta(seconds=self.app[keys.SETTINGS].lifecycle.agent_typing_seconds)
+        await self._run(
+            agent_side.agent_typing, conversation_id, typing=typing, agent=agent, ttl=ttl
+        )
 
     async def agent_profile(
         self, conversation_id: str, agent: Agent, *, event_id: str | None = None

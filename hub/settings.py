@@ -28,6 +28,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from hub.hours import BusinessHours
+
 ENV_PREFIX = "OFFLOAD_HUB_"
 CONFIG_ENV = ENV_PREFIX + "CONFIG"
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
@@ -107,8 +109,13 @@ class QueueSettings(Strict):
     languages: list[str] = Field(default_factory=list)
     skills: list[str] = Field(default_factory=list)
     chain: list[ChainStep] = Field(min_length=1)
+    # Opening times; without them the queue is always open. While it is closed an
+    # escalation goes to the out_of_hours steps (an email ticket, say), or is told
+    # "out-of-hours" when there are none.
+    hours: BusinessHours | None = None
+    out_of_hours: list[ChainStep] = Field(default_factory=list)
 
-    @field_validator("chain", mode="before")
+    @field_validator("chain", "out_of_hours", mode="before")
     @classmethod
     def _short_steps(cls, value: Any) -> Any:
         # chain = ["desk", "email"] is shorthand for [{provider = "desk"}, ...]
@@ -120,6 +127,20 @@ class QueueSettings(Strict):
     @classmethod
     def _lower(cls, value: list[str]) -> list[str]:
         return [language.lower() for language in value]
+
+
+class Lifecycle(Strict):
+    """The conversation clocks (issue: the lifecycle); 0 switches a timer off."""
+
+    tick_seconds: float = Field(1.0, gt=0, description="how often due deadlines are looked for")
+    agent_typing_seconds: float = Field(6.0, gt=0)
+    user_typing_seconds: float = Field(6.0, gt=0)
+    idle_warning_seconds: float = Field(600.0, ge=0)
+    idle_close_seconds: float = Field(120.0, ge=0)
+    presence_timeout_seconds: float = Field(90.0, ge=0)
+    position_refresh_seconds: float = Field(30.0, gt=0)
+    retention_days: float = Field(0.0, ge=0)
+    retention_batch: int = Field(500, ge=1)
 
 
 class Settings(BaseSettings):
@@ -146,6 +167,7 @@ class Settings(BaseSettings):
     allow_private_urls: bool = False
     log_level: str = "INFO"
     limits: Limits = Field(default_factory=Limits)
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
     bots: dict[str, BotSettings] = Field(default_factory=dict)
     providers: dict[str, ProviderInstanceSettings] = Field(default_factory=dict)
     queues: list[QueueSettings] = Field(default_factory=list)
@@ -188,13 +210,14 @@ class Settings(BaseSettings):
             if queue.name in seen:
                 raise ValueError(f"queues.{index}.name: queue {queue.name!r} is declared twice")
             seen.add(queue.name)
-            for step_index, step in enumerate(queue.chain):
-                if step.provider not in self.providers:
-                    known = ", ".join(sorted(self.providers)) or "none"
-                    raise ValueError(
-                        f"queues.{index}.chain.{step_index}.provider: unknown provider instance "
-                        f"{step.provider!r} (configured: {known})"
-                    )
+            for part in ("chain", "out_of_hours"):
+                for step_index, step in enumerate(getattr(queue, part)):
+                    if step.provider not in self.providers:
+                        known = ", ".join(sorted(self.providers)) or "none"
+                        raise ValueError(
+                            f"queues.{index}.{part}.{step_index}.provider: unknown provider "
+                            f"instance {step.provider!r} (configured: {known})"
+                        )
             for bot in queue.bots:
                 if not re.match(r"^[A-Za-z0-9_-]{1,40}$", bot):
                     raise ValueError(f"queues.{index}.bots: {bot!r} is not a bot id")

@@ -178,8 +178,9 @@ class Workspace(Protocol):
         """Remove from the waiting list (the conversation ended)."""
         ...
 
-    async def average_wait(self, instance: str) -> float | None:
-        """Seconds recent conversations waited before an agent took them."""
+    async def average_wait(self, queue: str) -> float | None:
+        """Seconds the queue's recent conversations waited before an agent took them (a
+        moving average over the last few), or None with no history yet."""
         ...
 
     def register_desk(self, desk: Desk) -> None: ...

@@ -130,8 +130,8 @@ HubFactory = Callable[..., Awaitable[Hub]]
 
 @pytest.fixture
 async def hub_factory(aiohttp_client: Any, make_settings: Callable[..., Settings]) -> HubFactory:
-    async def factory(**overrides: Any) -> Hub:
-        return await start_hub(aiohttp_client, make_settings(**overrides))
+    async def factory(clock: Any = None, **overrides: Any) -> Hub:
+        return await start_hub(aiohttp_client, make_settings(**overrides), clock)
 
     return factory
 

@@ -10,11 +10,16 @@ from hub.models import AgentAccount
 
 async def set_presence(app: web.Application, agent_id: str, presence: str) -> AgentAccount:
     agent = await app[keys.AGENTS].set_presence(agent_id, presence)
+    await presence_changed(app, agent_id, presence)
+    return agent
+
+
+async def presence_changed(app: web.Application, agent_id: str, presence: str) -> None:
+    """Every desk re-plans (offers withdrawn, or new ones); the agent's dashboards hear it."""
     workspace = app[keys.WORKSPACE]
     for desk in list(workspace.desks.values()):
         await desk.presence_changed(agent_id)
     workspace.notify(agent_id, {"type": "presence", "presence": presence})
-    return agent
 
 
 async def profile_changed(app: web.Application, agent_id: str) -> None:

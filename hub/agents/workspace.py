@@ -256,10 +256,10 @@ class HubWorkspace(Workspace):
 
         await self.journal.run(work, isolated=True)
 
-    async def average_wait(self, instance: str) -> float | None:
+    async def average_wait(self, queue: str) -> float | None:
         query = (
             sa.select(CONVERSATIONS.c.created_at, CONVERSATIONS.c.assigned_at)
-            .where(CONVERSATIONS.c.provider == instance, CONVERSATIONS.c.assigned_at.is_not(None))
+            .where(CONVERSATIONS.c.queue == queue, CONVERSATIONS.c.assigned_at.is_not(None))
             .order_by(CONVERSATIONS.c.assigned_at.desc())
             .limit(WAIT_SAMPLE)
         )

@@ -22,7 +22,7 @@ from providers import Agent, ConversationEnded, MediaInfo, UnknownConversation
 PROVIDER_EVENTS = table(ProviderEvent)
 MESSAGES = table(Message)
 
-TYPING_TTL = timedelta(seconds=6)
+TYPING_TTL = timedelta(seconds=6)  # the default; the context passes the configured one
 
 
 async def owned(
@@ -67,7 +67,7 @@ async def seen(scope: Scope, instance: str, event_id: str | None, conversation_i
     return False
 
 
-def _stop_typing(scope: Scope, conversation: ConversationState) -> None:
+def stop_typing(scope: Scope, conversation: ConversationState) -> None:
     if conversation["agent_typing_until"] is not None:
         conversation.set(agent_typing_until=None)
         scope.emit(conversation, *actions.stop_typing())
@@ -77,7 +77,7 @@ def join(scope: Scope, conversation: ConversationState, agent: Agent) -> None:
     """The agent takes the conversation (after the previous one leaves, on a transfer)."""
     if conversation["agent_id"] is not None and conversation["agent_id"] != agent.id:
         # A transfer: the previous agent leaves first.
-        _stop_typing(scope, conversation)
+        stop_typing(scope, conversation)
         scope.emit(
             conversation,
             *actions.system_message("agent-left", agentName=conversation["agent_name"]),
@@ -93,6 +93,8 @@ def join(scope: Scope, conversation: ConversationState, agent: Agent) -> None:
         estimated_wait=None,
         deadline_at=None,
         deadline_kind=None,
+        active_at=scope.now,
+        idle_warned=False,
     )
     if conversation["assigned_at"] is None:
         conversation.set(assigned_at=scope.now)
@@ -132,12 +134,18 @@ def leave(scope: Scope, conversation: ConversationState) -> None:
     """The agent leaves; the conversation waits in the queue again."""
     if conversation["agent_id"] is None:
         return
-    _stop_typing(scope, conversation)
+    stop_typing(scope, conversation)
     scope.emit(
         conversation, *actions.system_message("agent-left", agentName=conversation["agent_name"])
     )
     conversation.set(
-        status="queued", owner="provider", agent_id=None, agent_name=None, agent_icon=None
+        status="queued",
+        owner="provider",
+        agent_id=None,
+        agent_name=None,
+        agent_icon=None,
+        active_at=None,
+        idle_warned=False,
     )
     scope.emit_all(
         conversation,
@@ -192,7 +200,8 @@ async def agent_message(
         return message_id
     if agent is not None and agent.id != conversation["agent_id"]:
         join(scope, conversation, agent)  # a message from someone who never joined
-    _stop_typing(scope, conversation)
+    stop_typing(scope, conversation)
+    conversation.set(active_at=scope.now, idle_warned=False)
     media_data = None
     if media is not None:
         media_data = {
@@ -251,16 +260,22 @@ def _agent_row(
 
 
 async def agent_typing(
-    scope: Scope, *, instance: str, conversation_id: str, typing: bool, agent: Agent | None
+    scope: Scope,
+    *,
+    instance: str,
+    conversation_id: str,
+    typing: bool,
+    agent: Agent | None,
+    ttl: timedelta = TYPING_TTL,
 ) -> None:
     conversation = await owned(scope, conversation_id, instance)
     if not typing:
-        _stop_typing(scope, conversation)
+        stop_typing(scope, conversation)
         return
     if conversation["agent_typing_until"] is None:
         name = agent.name if agent is not None else conversation["agent_name"]
         scope.emit(conversation, *actions.typing(name))
-    conversation.set(agent_typing_until=scope.now + TYPING_TTL)
+    conversation.set(agent_typing_until=scope.now + ttl)
 
 
 async def _profile(scope: Scope, conversation: ConversationState, agent: Agent) -> None:
@@ -338,7 +353,7 @@ async def ticket_created(
     conversation = await owned(scope, conversation_id, instance, ended_ok=True)
     if not conversation.is_open or await seen(scope, instance, event_id, conversation_id):
         return
-    _stop_typing(scope, conversation)
+    stop_typing(scope, conversation)
     scope.emit(conversation, *actions.system_message("ticket-created", ticketId=ticket_id))
     end(
         scope,

@@ -28,8 +28,11 @@ def end(
         position=None,
         estimated_wait=None,
         agent_typing_until=None,
+        user_typing_until=None,
         deadline_at=None,
         deadline_kind=None,
+        active_at=None,
+        idle_warned=False,
     )
     if ticket_id is not None:
         conversation.set(ticket_id=ticket_id)

@@ -123,13 +123,21 @@ async def create(scope: Scope, new: NewConversation) -> Created:
     return Created(open_id, created=created)
 
 
-async def enter_step(scope: Scope, conversation_id: str, *, step: int, instance: str) -> bool:
+async def enter_step(
+    scope: Scope, conversation_id: str, *, step: int, instance: str, after_hours: bool = False
+) -> bool:
     """Hand the conversation to ``instance`` before its ``open`` runs (so the adapter may
     report on it at once). False when the conversation ended meanwhile."""
     conversation = await scope.conversation(conversation_id)
     if not conversation.is_open:
         return False
-    conversation.set(provider=instance, chain_step=step, owner="provider", provider_ref=None)
+    conversation.set(
+        provider=instance,
+        chain_step=step,
+        owner="provider",
+        provider_ref=None,
+        after_hours=after_hours,
+    )
     return True
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -23,7 +24,7 @@ from hub.models import Conversation
 from hub.outbox import Dispatcher
 from hub.plugins import Instance, ProviderHost
 from hub.routing import Router
-from hub.settings import QueueSettings
+from hub.settings import ChainStep, Lifecycle, QueueSettings
 from hub.store.conversations import get_conversation
 from providers import (
     Availability,
@@ -100,6 +101,7 @@ class ConversationService:
         host: ProviderHost,
         router: Router,
         provider_timeout: float,
+        lifecycle: Lifecycle,
     ) -> None:
         self.database = database
         self.journal = journal
@@ -107,6 +109,10 @@ class ConversationService:
         self.host = host
         self.router = router
         self.provider_timeout = provider_timeout
+        self.lifecycle = lifecycle
+
+    def _closed(self, queue: QueueSettings) -> bool:
+        return queue.hours is not None and not queue.hours.is_open(self.journal.clock.now())
 
     # -- availability and escalation ------------------------------------------------------
 
@@ -137,6 +143,12 @@ class ConversationService:
         request = AvailabilityRequest(
             queue=matched.name, language=language, skills=tuple(skills), bot_id=bot_id
         )
+        if self._closed(matched):
+            after = await asyncio.gather(
+                *(self._step_availability(step.provider, request) for step in matched.out_of_hours)
+            )
+            ticket = any(a is not None and a.kind == "ticket" and a.open for a in after)
+            return QueueAvailability(matched.name, False, "closed", 0, None, ticket)
         answers = await asyncio.gather(
             *(self._step_availability(step.provider, request) for step in matched.chain)
         )
@@ -169,18 +181,46 @@ class ConversationService:
         """Create (or find) the conversation and, if new, route it along its chain."""
         created = await self.journal.run(partial(opening.create, new=new))
         if created.created:
-            await self.route(created.conversation_id)
+            await self.route(created.conversation_id, fresh=True)
         return created
 
-    async def route(self, conversation_id: str, start: int = 0) -> None:
-        """Walk the chain from step ``start`` until a provider takes the conversation."""
+    async def route(
+        self,
+        conversation_id: str,
+        start: int = 0,
+        *,
+        fresh: bool = False,
+        skipped: tuple[str, ...] = (),
+    ) -> None:
+        """Walk the chain from step ``start`` until a provider takes the conversation.
+
+        A ``fresh`` escalation to a queue that is closed now walks the queue's
+        ``out_of_hours`` steps instead (and the conversation remembers that). ``skipped``
+        carries the reasons of steps passed before (a wait limit that ran out)."""
         async with self.database.read() as conn:
             conversation = await get_conversation(conversation_id, conn=conn)
         if conversation is None:
             raise NotFound(f"conversation {conversation_id!r} does not exist")
         queue = self.router.get(conversation.queue)
-        chain = queue.chain if queue is not None and queue.enabled else []
-        skipped: list[str] = []
+        reasons = list(skipped)
+        after_hours = conversation.after_hours
+        if queue is not None and fresh and self._closed(queue):
+            after_hours = True
+            reasons.append("closed")
+        chain: list[ChainStep] = []
+        if queue is not None and queue.enabled:
+            chain = queue.out_of_hours if after_hours else queue.chain
+        await self._walk(conversation, chain, start, reasons, after_hours)
+
+    async def _walk(
+        self,
+        conversation: Conversation,
+        chain: list[ChainStep],
+        start: int,
+        skipped: list[str],
+        after_hours: bool,
+    ) -> None:
+        conversation_id = conversation.id
         request = AvailabilityRequest(
             queue=conversation.queue,
             language=conversation.language,
@@ -206,6 +246,7 @@ class ConversationService:
                     conversation_id=conversation_id,
                     step=index,
                     instance=instance.name,
+                    after_hours=after_hours,
                 ),
                 conversations=(conversation_id,),
             )
@@ -343,9 +384,24 @@ class ConversationService:
         )
 
     async def user_typing(self, conversation: Conversation, typing: bool) -> bool:
-        """Pass the user's typing to the provider, if it takes it; True when passed on."""
-        if conversation.status not in ("queued", "assigned"):
-            raise Conflict("the conversation has ended", code="conversation_ended")
+        """Pass the user's typing to the provider, if it takes it; True when passed on.
+
+        The hub remembers it: typing that is not refreshed ends by itself (the lifecycle
+        tells the provider), and a refresh is not passed on again."""
+        news = await self.journal.run(
+            partial(
+                user_side.user_typing,
+                conversation_id=conversation.id,
+                typing=typing,
+                ttl=timedelta(seconds=self.lifecycle.user_typing_seconds),
+            ),
+            conversations=(conversation.id,),
+        )
+        if not news:
+            return False
+        return await self.tell_typing(conversation, typing)
+
+    async def tell_typing(self, conversation: Conversation, typing: bool) -> bool:
         provider = self.host.provider(conversation.provider)
         if (
             provider is None

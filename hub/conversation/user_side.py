@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import timedelta
 
 import sqlalchemy as sa
 
@@ -103,6 +104,8 @@ async def user_message(
         },
     )
     scope.note(("client-message", conversation_id, client_id), (message_id, seq))
+    if conversation["status"] == "assigned":
+        conversation.set(active_at=scope.now, idle_warned=False)
     if conversation["provider"] is not None and conversation["provider_ref"] is not None:
         stage_message(scope, conversation, message_id, dispatcher)
         scope.note(("queued-delivery", message_id), True)
@@ -229,6 +232,15 @@ async def close(
             scope, conversation, instance=instance, reason=reason, by=by, dispatcher=dispatcher
         )
     return True
+
+
+async def user_typing(scope: Scope, *, conversation_id: str, typing: bool, ttl: timedelta) -> bool:
+    """Remember the user's typing (it ends by itself after ``ttl``); True if it is news."""
+    conversation = await scope.conversation(conversation_id)
+    _require_open(conversation)
+    was_typing = conversation["user_typing_until"] is not None
+    conversation.set(user_typing_until=scope.now + ttl if typing else None)
+    return typing != was_typing
 
 
 async def rate(scope: Scope, *, conversation_id: str, value: str, comment: str | None) -> None:

@@ -42,6 +42,9 @@ class DeskConfig(ProviderConfig):
     assignment: Literal["auto", "manual"] = "auto"
     # The wait announced while no history of real waits exists yet.
     default_wait_seconds: float = Field(120.0, ge=0)
+    # When an agent goes offline (or their dashboard stops heartbeating), their chats go
+    # back to the queue too, not only their offers.
+    requeue_on_offline: bool = False
 
 
 def _least_busy(agents: list[DeskAgent], entry: Waiting, load: dict[str, int]) -> DeskAgent | None:
@@ -113,10 +116,12 @@ class DeskProvider(Provider):
             return Availability(open=False, reason="no-agents", agents_online=0)
         if any(agent.free > 0 for agent in agents):
             return Availability(open=True, agents_online=len(agents), estimated_wait=0)
-        return Availability(open=True, agents_online=len(agents), estimated_wait=await self._wait())
+        return Availability(
+            open=True, agents_online=len(agents), estimated_wait=await self._wait(request.queue)
+        )
 
-    async def _wait(self) -> float:
-        measured = await self.workspace.average_wait(self.instance)
+    async def _wait(self, queue: str) -> float:
+        measured = await self.workspace.average_wait(queue)
         return self.config.default_wait_seconds if measured is None else measured
 
     async def open(self, handoff: Handoff) -> Opened:
@@ -199,7 +204,7 @@ class DeskProvider(Provider):
         waiting = await self.workspace.waiting(self.instance)
         for index, entry in enumerate(waiting):
             if entry.conversation_id == conversation.id:
-                return index + 1, await self._wait()
+                return index + 1, round(await self._wait(entry.queue))
         return None, None
 
     async def _to_holder(self, conversation_id: str, event: dict[str, Any]) -> None:
@@ -315,6 +320,14 @@ class DeskProvider(Provider):
                 self.workspace.notify(
                     agent_id, {"type": "offers.withdrawn", "conversationIds": returned}
                 )
+        if (agent is None or agent.presence == "offline") and self.config.requeue_on_offline:
+            for conversation_id in await self.workspace.assigned(self.instance, agent_id):
+                await self.workspace.requeue(
+                    self.instance, conversation_id, queue=None, skills=None
+                )
+                self.workspace.notify(
+                    agent_id, {"type": "transferred", "conversationId": conversation_id}
+                )
         await self.dispatch()
 
     async def profile_changed(self, agent_id: str) -> None:
@@ -346,12 +359,12 @@ class DeskProvider(Provider):
                         )
                 if load:
                     self.workspace.notify(self.audience, {"type": "inbox.changed"})
-            wait = await self._wait() if waiting else None
+            waits = {queue: await self._wait(queue) for queue in {e.queue for e in waiting}}
             still = {entry.conversation_id for entry in waiting}
             for gone in set(self._announced) - still:
                 del self._announced[gone]
             for index, entry in enumerate(waiting):
-                announcement = (index + 1, None if wait is None else round(wait))
+                announcement = (index + 1, round(waits[entry.queue]))
                 if self._announced.get(entry.conversation_id) == announcement:
                     continue
                 self._announced[entry.conversation_id] = announcement

@@ -130,8 +130,10 @@ async def add_bot(app: web.Application, name: str = "Test bot", **kwargs: Any) -
     return bot.id, secret
 
 
-async def start_hub(aiohttp_client: Any, settings: Settings) -> Hub:
-    app = create_app(settings)
+async def start_hub(aiohttp_client: Any, settings: Settings, clock: Clock | None = None) -> Hub:
+    app = create_app(settings, clock=clock)
     client: TestClient = await aiohttp_client(app)
+    # The scheduler's start-up pass runs at once; let it finish before the test acts.
+    await asyncio.wait_for(app[keys.LIFECYCLE].caught_up.wait(), 10)
     bot_id, secret = await add_bot(app)
     return Hub(app, client, Chatbot(client, bot_id, secret))
