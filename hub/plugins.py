@@ -179,11 +179,15 @@ class ProviderHost:
         instance.report(health.ok, health.detail)
 
     async def check(self) -> None:
-        """Run every started instance's ``check()`` again (``providers list``, ``/readyz``)."""
+        """Check every instance again (the scheduler does, every minute): one that failed
+        to start is started again, a started one runs its ``check()``."""
         timeout = self.call_timeout
 
         async def one(instance: Instance) -> None:
-            if instance.provider is None or not instance.started:
+            if instance.provider is None or not instance.enabled:
+                return
+            if not instance.started:
+                await self._start(instance)
                 return
             try:
                 health = await asyncio.wait_for(instance.provider.check(), timeout)

@@ -139,6 +139,7 @@ class Lifecycle(Strict):
     idle_close_seconds: float = Field(120.0, ge=0)
     presence_timeout_seconds: float = Field(90.0, ge=0)
     position_refresh_seconds: float = Field(30.0, gt=0)
+    health_check_seconds: float = Field(60.0, gt=0)
     retention_days: float = Field(0.0, ge=0)
     retention_batch: int = Field(500, ge=1)
 

@@ -33,6 +33,7 @@ from providers import (
     ConversationRef,
     Handoff,
     Opened,
+    ProviderError,
     ProviderRefused,
     ProviderUnavailable,
     SupportsUserTyping,
@@ -262,6 +263,16 @@ class ConversationService:
                 continue
             except ProviderRefused:
                 skipped.append("refused")
+                continue
+            except ProviderError as exc:  # typed: expected, no traceback needed
+                log.warning(
+                    "provider %s could not open %s: %s: %s",
+                    instance.name,
+                    conversation_id,
+                    type(exc).__name__,
+                    exc,
+                )
+                skipped.append("error")
                 continue
             except Exception:
                 log.warning(

@@ -51,6 +51,15 @@ async def lifecycle_ctx(app: web.Application) -> AsyncIterator[None]:
         id="positions",
         **common,
     )
+    # An instance that was down (at start-up, say) comes back once its check() passes.
+    scheduler.add_job(
+        _guarded("health", app[keys.PROVIDERS].check),
+        "interval",
+        seconds=settings.health_check_seconds,
+        id="health",
+        max_instances=1,
+        coalesce=True,
+    )
     if settings.retention_days > 0:
         scheduler.add_job(
             _guarded("retention", lifecycle.purge),

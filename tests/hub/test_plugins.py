@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from hub import keys
 from hub.app import create_app
 from hub.settings import ConfigError, Settings
 from tests.support.chatbot import start_hub
@@ -104,3 +105,17 @@ async def test_an_unhealthy_provider_is_reported_and_skipped(hub_factory):
     }
     answer = await hub.chatbot.escalate(expect=201)
     assert (answer["status"], answer["reason"]) == ("ended", "no-agents")
+
+
+async def test_an_instance_that_recovers_is_used_again(hub_factory):
+    hub = await hub_factory(
+        providers={"sick": {"type": "scripted", "unhealthy": True}},
+        queues=[{"name": "support", "chain": ["sick"]}],
+    )
+    provider = hub.provider("sick")
+    assert (await hub.chatbot.escalate("s1", expect=201))["status"] == "ended"
+    provider.config = provider.config.model_copy(update={"unhealthy": False})
+    await hub.app[keys.PROVIDERS].check()  # what the scheduler does every minute
+    ready = await (await hub.client.get("/readyz")).json()
+    assert ready["providers"]["sick"]["healthy"] is True
+    assert (await hub.chatbot.escalate("s2", expect=201))["status"] == "queued"
