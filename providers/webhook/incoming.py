@@ -1,0 +1,241 @@
+"""The events the platform posts to the hub, validated.
+
+Envelope (the same shape as the hub's own events)::
+
+    {"id": "evt-1", "type": "agent.message", "conversation": {"id": "c_..."},
+     "data": {"html": "<p>Hi</p>", "agent": {"id": "a1", "name": "Ana"}}}
+
+Types are strict (a string is not a number) and unknown keys are ignored, so a platform
+can add its own fields without breaking the hub.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from providers.context import ProviderContext
+from providers.values import Agent
+
+M = TypeVar("M", bound="Model")
+
+MAX_ID_CHARS = 200
+Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]
+Text = Annotated[str, Field(max_length=100_000)]
+Label = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True, populate_by_name=True)
+
+
+class Data(Model):
+    """The ``data`` of one event type; ``apply`` tells the hub through the context and
+    returns what the answer adds to ``{"ok": true, "id": ...}``."""
+
+    async def apply(
+        self, context: ProviderContext, conversation_id: str, event_id: str
+    ) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+def _agent(agent: AgentIn | None) -> Agent | None:
+    return agent.agent() if agent is not None else None
+
+
+class AgentIn(Model):
+    id: Id
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    icon_url: Annotated[str, Field(max_length=2000)] | None = Field(None, alias="iconUrl")
+
+    def agent(self) -> Agent:
+        return Agent(self.id, self.name, self.icon_url)
+
+
+class ConversationIn(Model):
+    id: Id
+
+
+class Envelope(Model):
+    id: Id | None = None
+    type: Label
+    conversation: ConversationIn
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class AgentJoined(Data):
+    agent: AgentIn
+
+    async def apply(
+        self, context: ProviderContext, conversation_id: str, event_id: str
+    ) -> dict[str, Any]:
+        await context.agent_joined(conversation_id, self.agent.agent(), event_id=event_id)
+        return {}
+
+
+class AgentLeft(Data):
+    reason: Label | None = None
+
+    async def apply(
+        self, context: ProviderContext, conversation_id: str, event_id: str
+    ) -> dict[str, Any]:
+        await context.agent_left(conversation_id, reason=self.reason, event_id=event_id)
+        return {}
+
+
+class AgentMessage(Data):
+    html: Text | None = None
+    text: Text | None = None
+    agent: AgentIn | None = None
+
+    @model_validator(mode="after")
+    def _one_body(self) -> AgentMessage:
+        if (self.html is None) == (self.text is None):
+            raise ValueError("give exactly one of html and text")
+        return self
+
+    @property
+    def markup(self) -> str:
+        """The message as HTML (plain text is escaped; the hub sanitises either way)."""
+        if self.html is not None:
+            return self.html
+        return html.escape(self.text or "").replace("\n", "<br>")
+
+    async def apply(
+        self, context: ProviderContext, conversation_id: str, event_id: str
+    ) -> dict[str, Any]:
+        message_id = await context.agent_message(
+            conversation_id, self.markup, agent=_agent(self.agent), event_id=event_id
+        )
+        return {"messageId": message_id}
+
+
+class AgentTyping(Data):
+    typing: bool
+    agent: AgentIn | None = None
+
+    async def apply(
+        self, context: ProviderContext, conversation_id: str, event_id: str
+    ) -> dict[str, Any]:
+        await context.agent_typing(conversation_id, self.typing, agent=_agent(self.agent))
+        return {}
+
+
+class AgentProfile(Data):
+    agent: AgentIn
+
+    async def apply(
+        self, context: ProviderContext, conversation_id: str, event_id: str
+    ) -> dict[str, Any]:
+        await context.agent_profile(conversation_id, self.agent.agent(), event_id=event_id)
+        return {}
+
+
+class MessageStatus(Data):
+    message_id: Id = Field(alias="messageId")
+    status: Literal["delivered", "read", "failed"]
+
+    async def apply(
+        self, context: ProviderContext, conversation_id: str, event_id: str
+    ) -> dict[str, Any]:
+        await context.message_status(
+            conversation_id, self.message_id, self.status, event_id=event_id
+        )
+        return {}
+
+
+class QueuePosition(Data):
+    position: Annotated[int, Field(ge=0)] | None = None
+    estimated_wait: Annotated[float, Field(ge=0)] | None = Field(None, alias="estimatedWaitSeconds")
+
+    async def apply(
+        self, context: ProviderContext, conversation_id: str, event_id: str
+    ) -> dict[str, Any]:
+        await context.queue_update(conversation_id, self.position, self.estimated_wait)
+        return {}
+
+
+class TicketCreated(Data):
+    ticket_id: Id = Field(alias="ticketId")
+
+    async def apply(
+        self, context: ProviderContext, conversation_id: str, event_id: str
+    ) -> dict[str, Any]:
+        await context.ticket_created(conversation_id, self.ticket_id, event_id=event_id)
+        return {}
+
+
+class ConversationClosed(Data):
+    reason: Label = "closed-by-agent"
+
+    async def apply(
+        self, context: ProviderContext, conversation_id: str, event_id: str
+    ) -> dict[str, Any]:
+        await context.conversation_closed(conversation_id, self.reason, event_id=event_id)
+        return {}
+
+
+DATA_MODELS: dict[str, type[Data]] = {
+    "agent.joined": AgentJoined,
+    "agent.left": AgentLeft,
+    "agent.message": AgentMessage,
+    "agent.typing": AgentTyping,
+    "agent.profile": AgentProfile,
+    "message.status": MessageStatus,
+    "queue.position": QueuePosition,
+    "ticket.created": TicketCreated,
+    "conversation.closed": ConversationClosed,
+}
+
+
+class Invalid(ValueError):
+    """The body is not a valid event; the message names the field."""
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One validated event: its id, type, the hub's conversation id and its data."""
+
+    id: str
+    type: str
+    conversation_id: str
+    data: Data
+
+    async def apply(self, context: ProviderContext) -> dict[str, Any]:
+        """Tell the hub; raises what the context raises (unknown, ended)."""
+        return await self.data.apply(context, self.conversation_id, self.id)
+
+
+def parse(payload: Any, header_event_id: str | None) -> Incoming:
+    """Validate a decoded JSON body; raises ``Invalid`` naming the first problem."""
+    if not isinstance(payload, dict):
+        raise Invalid("the body must be a JSON object")
+    envelope = _validate(Envelope, payload, "")
+    model = DATA_MODELS.get(envelope.type)
+    if model is None:
+        known = ", ".join(sorted(DATA_MODELS))
+        raise Invalid(f"type: unknown event type {envelope.type!r} (known: {known})")
+    data = _validate(model, envelope.data, "data")
+    event_id = envelope.id or header_event_id
+    if event_id is None:
+        raise Invalid("id: every event needs an id (in the body or the Hub-Event-Id header)")
+    if header_event_id is not None and header_event_id != event_id:
+        raise Invalid("id: the body's id and the Hub-Event-Id header differ")
+    if not 1 <= len(event_id) <= MAX_ID_CHARS:
+        raise Invalid(f"id: must be 1 to {MAX_ID_CHARS} characters")
+    return Incoming(
+        id=event_id, type=envelope.type, conversation_id=envelope.conversation.id, data=data
+    )
+
+
+def _validate(model: type[M], value: Any, prefix: str) -> M:
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        location = ".".join([prefix] * bool(prefix) + [str(part) for part in error["loc"]])
+        message = error["msg"].removeprefix("Value error, ")
+        raise Invalid(f"{location}: {message}" if location else message) from None
