@@ -201,7 +201,8 @@ class Dispatcher:
         if row["attempts"] >= handler.max_attempts:
             await self._settle(row, "dead", error, handler.on_dead(row, error))
             return None
-        delay = after if after is not None else self.backoff(row["attempts"])
+        # A provider's own Retry-After is taken, up to the longest wait the hub allows.
+        delay = min(after, self.backoff_cap) if after is not None else self.backoff(row["attempts"])
         await self._settle(row, "pending", error, handler.on_retry(row, error), delay=delay)
         return delay
 

@@ -33,6 +33,7 @@ from providers import (
     ConversationRef,
     Handoff,
     Opened,
+    ProviderAuthError,
     ProviderError,
     ProviderRefused,
     ProviderUnavailable,
@@ -263,6 +264,10 @@ class ConversationService:
                 continue
             except ProviderRefused:
                 skipped.append("refused")
+                continue
+            except ProviderAuthError as exc:
+                instance.report(False, f"credentials rejected: {exc}")
+                skipped.append("error")
                 continue
             except ProviderError as exc:  # typed: expected, no traceback needed
                 log.warning(
