@@ -16,6 +16,8 @@ from hub.api import conversations, escalations, events, health, media, openapi  
 from hub.api.cors import cors_middleware
 from hub.api.errors import error_middleware
 from hub.api.registry import api
+from hub.callbacks import KIND as CALLBACK_KIND
+from hub.callbacks import CallbackDelivery, CallbackDirectory, callback_tap
 from hub.clock import Clock
 from hub.conversation.delivery import KIND as PROVIDER_KIND
 from hub.conversation.delivery import ProviderDelivery
@@ -111,6 +113,20 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
     )
     app[keys.JOURNAL] = journal
     app[keys.DISPATCHER] = dispatcher
+    callbacks = CallbackDirectory(app[keys.DATABASE])
+    await callbacks.refresh()
+    app[keys.CALLBACKS] = callbacks
+    journal.taps.append(callback_tap(callbacks, lambda: app.get(keys.DISPATCHER)))
+    dispatcher.register(
+        CALLBACK_KIND,
+        CallbackDelivery(
+            callbacks,
+            lambda: app[keys.HTTP],
+            timeout=settings.provider_timeout_seconds,
+            allow_private=settings.allow_private_urls,
+            max_attempts=settings.callback_attempts,
+        ),
+    )
     app[keys.AGENTS] = AgentAccounts(app[keys.DATABASE], app[keys.CLOCK])
     app[keys.WORKSPACE] = HubWorkspace(app[keys.DATABASE], journal, app[keys.LIVE])
     app[keys.SERVICE] = ConversationService(

@@ -18,7 +18,7 @@ from hub.clock import Clock, iso
 from hub.db import create_oneshot_engine
 from hub.migrate import upgrade
 from hub.settings import ConfigError, Settings, check_origin, load_settings
-from hub.store.bots import create_bot, list_bots
+from hub.store.bots import create_bot, list_bots, set_callback
 
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
@@ -76,14 +76,26 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 # -- bots -------------------------------------------------------------------------------------
 
 
-async def _bots_add(settings: Settings, name: str, origins: list[str]) -> dict[str, Any]:
+async def _bots_add(
+    settings: Settings, name: str, origins: list[str], callback_url: str | None
+) -> dict[str, Any]:
     engine = create_oneshot_engine(settings.database_url)
     try:
         async with engine.begin() as conn:
             bot, secret = await create_bot(name, conn=conn, clock=Clock(), allowed_origins=origins)
+            callback_secret = await set_callback(bot.id, callback_url, conn=conn)
     finally:
         await engine.dispose()
-    return {"id": bot.id, "name": bot.name, "secret": secret, "allowedOrigins": origins}
+    created = {"id": bot.id, "name": bot.name, "secret": secret, "allowedOrigins": origins}
+    if callback_url is not None:
+        created.update(callbackUrl=callback_url, callbackSecret=callback_secret)
+    return created
+
+
+def _callback_url(url: str | None) -> str | None:
+    if url is not None and not (url.startswith(("https://", "http://")) and len(url) <= 2000):
+        raise ConfigError(f"--callback-url: {url!r} is not an http(s) URL")
+    return url
 
 
 def cmd_bots_add(args: argparse.Namespace) -> int:
@@ -92,14 +104,47 @@ def cmd_bots_add(args: argparse.Namespace) -> int:
         origins = [check_origin(origin) for origin in args.origin]
     except ValueError as exc:
         raise ConfigError(f"--origin: {exc}") from None
+    callback_url = _callback_url(args.callback_url)
     upgrade(settings.database_url)
-    created = asyncio.run(_bots_add(settings, args.name, origins))
+    created = asyncio.run(_bots_add(settings, args.name, origins, callback_url))
     if args.json:
         _print_json(created)
     else:
         print(f"bot id:     {created['id']}")
         print(f"secret key: {created['secret']}")
         print("Keep the secret key now: it is stored only as a hash and cannot be shown again.")
+        if callback_url is not None:
+            print(f"callbacks:  POST {callback_url}")
+            print(f"callback signing secret: {created['callbackSecret']}")
+    return 0
+
+
+async def _bots_callback(settings: Settings, bot_id: str, url: str | None) -> str | None:
+    engine = create_oneshot_engine(settings.database_url)
+    try:
+        async with engine.begin() as conn:
+            return await set_callback(bot_id, url, conn=conn)
+    finally:
+        await engine.dispose()
+
+
+def cmd_bots_callback(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    url = _callback_url(args.url)
+    upgrade(settings.database_url)
+    try:
+        secret = asyncio.run(_bots_callback(settings, args.bot_id, url))
+    except LookupError as exc:
+        print(str(exc).strip("'\""), file=sys.stderr)
+        return 2
+    if args.json:
+        _print_json({"id": args.bot_id, "callbackUrl": url, "callbackSecret": secret})
+    elif url is None:
+        print(f"{args.bot_id}: callbacks stopped")
+    else:
+        print(f"{args.bot_id}: every envelope is POSTed to {url}")
+        print(f"callback signing secret: {secret}")
+        print("Running hubs pick the change up within seconds.")
     return 0
 
 
@@ -332,8 +377,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="an origin its browser widget runs on (repeatable), e.g. https://shop.example",
     )
+    bots_add.add_argument(
+        "--callback-url", help="POST every envelope of its conversations here (signed)"
+    )
     bots_add.add_argument("--json", action="store_true", help="machine-readable output")
     bots_add.set_defaults(run=cmd_bots_add)
+    bots_callback = bots.add_parser(
+        "callback", help="set (or, without URL, stop) a bot's callback URL; prints its secret"
+    )
+    bots_callback.add_argument("bot_id")
+    bots_callback.add_argument("url", nargs="?")
+    bots_callback.add_argument("--json", action="store_true", help="machine-readable output")
+    bots_callback.set_defaults(run=cmd_bots_callback)
     bots_list = bots.add_parser("list", help="the registered bots")
     bots_list.add_argument("--json", action="store_true", help="machine-readable output")
     bots_list.set_defaults(run=cmd_bots_list)

@@ -315,6 +315,9 @@ class Journal:
         self._closing = False
         self.batches = 0
         self.units = 0
+        # Taps see every batch's envelopes before it is written and may stage rows in the
+        # same transaction (a bot's callback deliveries, say). They must not emit.
+        self.taps: list[Callable[[Scope, list[Envelope]], Awaitable[None]]] = []
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="journal")
@@ -399,6 +402,13 @@ class Journal:
                         job.error = exc
                         continue
                     scope._merge()
+                if self.taps and batch.envelopes:
+                    tap_scope = Scope(batch, careful=careful)
+                    for tap in self.taps:
+                        await tap(tap_scope, list(batch.envelopes))
+                    if tap_scope._envelopes:
+                        raise RuntimeError("a journal tap emitted an envelope")
+                    tap_scope._merge()
                 await _flush(conn, batch)
             batch_envelopes = batch.envelopes
         self.batches += 1

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from hub.agents.accounts import AgentAccounts
     from hub.agents.live import LiveChannel
     from hub.agents.workspace import HubWorkspace
+    from hub.callbacks import CallbackDirectory
     from hub.clock import Clock
     from hub.conversation.service import ConversationService
     from hub.db import Database
@@ -41,3 +42,4 @@ LIVE: web.AppKey[LiveChannel] = web.AppKey("live")
 WORKSPACE: web.AppKey[HubWorkspace] = web.AppKey("workspace")
 LIFECYCLE: web.AppKey[Lifecycle] = web.AppKey("lifecycle")
 SCHEDULER: web.AppKey[AsyncIOScheduler] = web.AppKey("scheduler")
+CALLBACKS: web.AppKey[CallbackDirectory] = web.AppKey("callbacks")

@@ -59,6 +59,10 @@ class Bot(SQLModel, table=True):
     name: str = Field(sa_type=sa.String(200))
     secret_hash: str = Field(sa_type=sa.String(64), unique=True)
     allowed_origins: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    # Where every envelope of the bot's conversations is POSTed, signed with the secret
+    # (kept as it is: the hub must sign with it, unlike the key it only compares).
+    callback_url: str | None = Field(default=None, sa_type=sa.String(2000))
+    callback_secret: str | None = Field(default=None, sa_type=sa.String(200))
     source: str = Field(default="cli", sa_type=sa.String(10))
     disabled: bool = Field(default=False)
     created_at: datetime = Field(sa_type=UTCDateTime)

@@ -46,11 +46,13 @@ def stage(
     conversation_id: str | None,
     payload: Mapping[str, Any],
     dispatcher: Dispatcher | None,
+    event_id: str | None = None,
 ) -> Row:
-    """Stage an outbox row in ``scope``; this process's dispatcher takes it after commit."""
+    """Stage an outbox row in ``scope``; this process's dispatcher takes it after commit.
+    ``event_id`` (stable across retries, sent as ``Hub-Event-Id``) defaults to a new id."""
     now = scope.now
     row: Row = {
-        "event_id": new_id("evt"),
+        "event_id": event_id or new_id("evt"),
         "target": target,
         "conversation_id": conversation_id,
         "kind": kind,
@@ -240,6 +242,33 @@ class Dispatcher:
 
         conversations = (row["conversation_id"],) if row["conversation_id"] else ()
         await self.journal.run(work, conversations=conversations)
+
+    async def redeliver(self, event_id: str) -> bool:
+        """Send a dead-lettered row again, from its first attempt (an admin's action)."""
+
+        async def revive(scope: Scope) -> Row | None:
+            now = scope.now
+            revived = (
+                await scope.conn.execute(
+                    sa.update(OUTBOX)
+                    .where(OUTBOX.c.event_id == event_id, OUTBOX.c.status == "dead")
+                    .values(
+                        status="pending",
+                        attempts=0,
+                        next_attempt_at=now,
+                        claimed_until=now + LEASE,
+                        done_at=None,
+                    )
+                    .returning(*OUTBOX.columns)
+                )
+            ).first()
+            if revived is None:
+                return None
+            row = dict(revived._mapping)
+            scope.after_commit(partial(self.enqueue, row))
+            return row
+
+        return await self.journal.run(revive, isolated=True) is not None
 
     async def sweep(self) -> int:
         """Take over rows nobody holds (their process died, or they were never taken)."""

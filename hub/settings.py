@@ -69,6 +69,17 @@ class BotSettings(Strict):
     name: str = Field(min_length=1, max_length=200)
     secret: SecretStr | None = None
     allowed_origins: list[str] = Field(default_factory=list)
+    # Every envelope of the bot's conversations is POSTed here, signed with callback_secret.
+    callback_url: str | None = Field(None, pattern=r"^https?://\S+$", max_length=2000)
+    callback_secret: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _callback_secret(self) -> BotSettings:
+        if self.callback_url and (
+            self.callback_secret is None or len(self.callback_secret.get_secret_value()) < 24
+        ):
+            raise ValueError("callback_url needs a callback_secret of at least 24 characters")
+        return self
 
     @field_validator("secret")
     @classmethod
@@ -163,6 +174,8 @@ class Settings(BaseSettings):
     # Deliveries to providers: attempts before a message shows ERROR_TICK, and the first
     # retry's delay (each later one doubles, with jitter, up to retry_max_seconds).
     delivery_attempts: int = Field(6, ge=1, le=50)
+    # Bot callbacks: attempts before an envelope is dead-lettered (an admin can resend it).
+    callback_attempts: int = Field(10, ge=1, le=50)
     retry_base_seconds: float = Field(1.0, gt=0)
     retry_max_seconds: float = Field(300.0, gt=0)
     allow_private_urls: bool = False

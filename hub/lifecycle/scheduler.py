@@ -16,6 +16,7 @@ from hub.lifecycle.sweeps import Lifecycle
 log = logging.getLogger(__name__)
 
 RETENTION_EVERY_SECONDS = 3600
+CALLBACKS_EVERY_SECONDS = 10
 
 
 def _guarded(name: str, job: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
@@ -57,6 +58,15 @@ async def lifecycle_ctx(app: web.Application) -> AsyncIterator[None]:
         "interval",
         seconds=settings.health_check_seconds,
         id="health",
+        max_instances=1,
+        coalesce=True,
+    )
+    # Bots' callback URLs, changed by the CLI or another hub process, are picked up.
+    scheduler.add_job(
+        _guarded("callbacks", app[keys.CALLBACKS].refresh),
+        "interval",
+        seconds=CALLBACKS_EVERY_SECONDS,
+        id="callbacks",
         max_instances=1,
         coalesce=True,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 
 import sqlalchemy as sa
@@ -68,6 +69,12 @@ async def sync_config_bots(
             "name": declared.name,
             "allowed_origins": list(declared.allowed_origins),
             "source": "config",
+            "callback_url": declared.callback_url,
+            "callback_secret": (
+                declared.callback_secret.get_secret_value()
+                if declared.callback_secret is not None
+                else None
+            ),
         }
         if declared.secret is not None:
             values["secret_hash"] = hash_secret(declared.secret.get_secret_value())
@@ -98,3 +105,15 @@ async def set_bot_disabled(bot_id: str, disabled: bool, *, conn: AsyncConnection
     )
     if result.rowcount == 0:
         raise LookupError(f"bot {bot_id!r} does not exist")
+
+
+async def set_callback(bot_id: str, url: str | None, *, conn: AsyncConnection) -> str | None:
+    """Point a bot's envelopes at ``url`` (None stops them); returns the new signing secret
+    (shown once: the receiver needs it to check ``Hub-Signature``)."""
+    secret = None if url is None else secrets.token_urlsafe(32)
+    result = await conn.execute(
+        sa.update(BOTS).where(BOTS.c.id == bot_id).values(callback_url=url, callback_secret=secret)
+    )
+    if result.rowcount == 0:
+        raise LookupError(f"bot {bot_id!r} does not exist")
+    return secret

@@ -172,3 +172,21 @@ async def test_serve_runs_a_hub_on_sqlite_with_nothing_else(tmp_path, test_plugi
         await asyncio.wait_for(process.wait(), 15)
     assert process.returncode == 0
     assert (tmp_path / "cli.db").exists()
+
+
+def test_bot_callbacks_from_the_command_line(cli):
+    added = json.loads(
+        cli(
+            "bots", "add", "Hooked", "--callback-url", "https://bot.example/offload", "--json"
+        ).stdout
+    )
+    assert added["callbackUrl"] == "https://bot.example/offload"
+    assert len(added["callbackSecret"]) >= 32
+    changed = cli("bots", "callback", added["id"], "https://bot.example/v2", "--json")
+    assert json.loads(changed.stdout)["callbackSecret"] != added["callbackSecret"]
+    stopped = cli("bots", "callback", added["id"])
+    assert "callbacks stopped" in stopped.stdout
+    bad = cli("bots", "callback", added["id"], "ftp://nope")
+    assert bad.returncode == 2 and "is not an http(s) URL" in bad.stderr
+    missing = cli("bots", "callback", "bot_nope", "https://bot.example")
+    assert missing.returncode == 2 and "bot_nope" in missing.stderr

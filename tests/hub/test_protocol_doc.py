@@ -122,3 +122,31 @@ def test_the_error_table_lists_every_code_the_hub_answers():
         "conflict",
     }
     assert used - not_for_bots <= documented, used - not_for_bots - documented
+
+
+async def test_the_callback_check_in_the_doc_accepts_the_hubs_posts(hub_factory):
+    from tests.hub.test_callbacks import Receiver, with_callback
+
+    verify = examples()["verify_callback"]
+    receiver = Receiver()
+    checked: list[bool] = []
+    original = receiver.handle
+
+    async def handle(request):
+        body = await request.read()
+        signature = request.headers["Hub-Signature"]
+        checked.append(verify(receiver.secret, signature, body))
+        checked.append(verify("another secret", signature, body))
+        return await original(request)
+
+    receiver.handle = handle
+    await receiver.start()
+    try:
+        hub = await hub_factory(**DESK, allow_private_urls=True)
+        await with_callback(hub, receiver)
+        await hub.chatbot.escalate()
+        await hub.settled()
+    finally:
+        await receiver.stop()
+    assert checked and checked[0::2] == [True] * (len(checked) // 2)
+    assert checked[1::2] == [False] * (len(checked) // 2)
