@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from dashboard import create_dashboard, to_dashboard
 from hub import keys
 from hub.agents.accounts import AgentAccounts
 from hub.agents.live import LiveChannel
@@ -59,6 +60,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             inbound = web.Application()
             inbound.router.add_routes(routes)
             app.add_subapp(f"/providers/{instance.name}/", inbound)
+
+    app.add_subapp("/dashboard/", create_dashboard(app))
+    app.router.add_get("/", to_dashboard)
 
     app.cleanup_ctx.extend([_database, _http_session, _core, _providers, lifecycle_ctx])
     app.on_shutdown.append(_close_streams)

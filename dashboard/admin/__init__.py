@@ -1,0 +1,1 @@
+"""The admins' pages: agents, bots, canned responses, and the live overview."""

@@ -1,0 +1,10 @@
+"""The dashboard sub-app's own keys."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+# The hub application the dashboard is mounted in: its services live there.
+HUB: web.AppKey[web.Application] = web.AppKey("hub", web.Application)
+# A short hash of the static files, so browsers fetch new ones after an upgrade.
+ASSET_VERSION: web.AppKey[str] = web.AppKey("asset_version", str)

@@ -1,0 +1,80 @@
+"""The dashboard's one WebSocket: live events for the agent and for every desk.
+
+The handshake is checked before the upgrade: the ``Origin`` must be the hub's own and the
+session cookie must be live. The socket listens on the agent's id and ``desk:<instance>``
+audiences of :class:`hub.agents.live.LiveChannel`; while it is open it is the agent's
+heartbeat (presence expiry takes agents whose dashboards vanished offline), and a session
+that ends (signed out, disabled, expired) closes it with 1008.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from aiohttp import WSMsgType, web
+
+from dashboard.keys import HUB
+from dashboard.sessions import check_origin, current
+from hub import keys
+from hub.agents.live import Listener
+from hub.agents.workspace import desk_audience
+from hub.errors import Unauthorized
+
+routes = web.RouteTableDef()
+HEARTBEAT_SECONDS = 30.0
+POLICY_VIOLATION = 1008
+
+
+async def _read(ws: web.WebSocketResponse, listener: Listener) -> None:
+    """The page only talks to close; when it goes, the sender is woken up."""
+    async for message in ws:
+        if message.type == WSMsgType.ERROR:
+            break
+    listener.close(1000)
+
+
+@routes.get("/live", name="live")
+async def live(request: web.Request) -> web.StreamResponse:
+    check_origin(request, required=True)
+    signed = await current(request)
+    if signed is None:
+        raise Unauthorized("sign in first", code="signed_out")
+    hub = request.app[HUB]
+    accounts = hub[keys.AGENTS]
+    channel = hub[keys.LIVE]
+    agent_id = signed.agent.id
+    audiences = {agent_id, *(desk_audience(name) for name in hub[keys.WORKSPACE].desks)}
+    ws = web.WebSocketResponse(heartbeat=25.0)
+    await ws.prepare(request)
+    listener = channel.listen(audiences)
+    reader = asyncio.create_task(_read(ws, listener))
+    close_code, close_message = 1000, b""
+    loop = asyncio.get_running_loop()
+    try:
+        await accounts.seen(agent_id)
+        checked = loop.time()
+        await ws.send_json({"type": "hello", "presence": signed.agent.presence})
+        while True:
+            events = await listener.wait(HEARTBEAT_SECONDS)
+            for event in events:
+                await ws.send_json(event)
+            if listener.closed:
+                close_code = listener.close_code or 1000
+                break
+            if loop.time() - checked >= HEARTBEAT_SECONDS:  # still signed in? then still here
+                if await accounts.session(signed.token) is None:
+                    close_code, close_message = POLICY_VIOLATION, b"signed out"
+                    break
+                await accounts.seen(agent_id)
+                checked = loop.time()
+    except ConnectionResetError:
+        pass
+    finally:
+        channel.leave(listener)
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+    if not ws.closed:
+        await ws.close(code=close_code, message=close_message)
+    return ws

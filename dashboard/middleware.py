@@ -1,0 +1,106 @@
+"""Errors as the agent should see them, and the headers every dashboard answer carries."""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from dashboard.forms import wants_json
+from dashboard.sessions import Handler
+from hub.errors import HubError
+from providers import ProviderError
+from providers.errors import ConversationEnded, UnknownConversation
+from providers.workspace import DeskError
+
+log = logging.getLogger(__name__)
+
+# How the desk's refusals are answered.
+DESK_STATUS = {
+    "not_yours": 403,
+    "not_eligible": 403,
+    "unknown_agent": 404,
+    "same_agent": 422,
+}
+
+
+def _content_security_policy(request: web.Request) -> str:
+    host = request.host
+    return "; ".join(
+        (
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data: https: http:",
+            f"connect-src 'self' ws://{host} wss://{host}",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
+    )
+
+
+def _harden(request: web.Request, response: web.StreamResponse) -> None:
+    if response.prepared:  # a WebSocket
+        return
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", _content_security_policy(request))
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    if not request.path.startswith(str(request.app.router["static"].url_for(filename=""))):
+        headers.setdefault("Cache-Control", "no-store")
+
+
+def _failure(exc: Exception) -> tuple[int, str, str, dict[str, object]] | None:
+    """(status, code, message, details) for the errors an agent can cause; None otherwise."""
+    if isinstance(exc, HubError):
+        return exc.status, exc.code, exc.message, dict(exc.details)
+    if isinstance(exc, DeskError):
+        return DESK_STATUS.get(exc.code, 409), exc.code, exc.message, {}
+    if isinstance(exc, ConversationEnded):
+        return 409, "conversation_ended", "this conversation has ended", {}
+    if isinstance(exc, UnknownConversation):
+        return 404, "not_found", "this conversation is not at the desk", {}
+    if isinstance(exc, ProviderError):
+        log.warning("the desk refused a dashboard action: %s", exc)
+        return 502, "provider_error", "the desk could not do this; try again", {}
+    return None
+
+
+def error_response(
+    request: web.Request, status: int, code: str, message: str, **details: object
+) -> web.Response:
+    if wants_json(request):
+        response = web.json_response(
+            {"error": {"code": code, "message": message, **details}}, status=status
+        )
+    else:
+        response = aiohttp_jinja2.render_template(
+            "error.html",
+            request,
+            {"status": status, "message": message, "me": None, "csrf_token": ""},
+            status=status,
+        )
+    if "retry_after" in details:
+        response.headers["Retry-After"] = str(details["retry_after"])
+    return response
+
+
+@web.middleware
+async def dashboard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:  # redirects, and the router's 404 / 405
+        _harden(request, exc)
+        raise
+    except Exception as exc:
+        failure = _failure(exc)
+        if failure is None:
+            raise
+        status, code, message, details = failure
+        response = error_response(request, status, code, message, **details)
+    _harden(request, response)
+    return response
