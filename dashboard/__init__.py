@@ -19,7 +19,7 @@ import jinja2
 from aiohttp import web
 
 from dashboard import conversation, inbox, live, profile, signin, uploads
-from dashboard.admin import agents, bots, canned, overview
+from dashboard.admin import agents, bots, canned, deliveries, overview
 from dashboard.keys import ASSET_VERSION, HUB
 from dashboard.middleware import dashboard_middleware
 
@@ -57,7 +57,7 @@ def create_dashboard(hub_app: web.Application) -> web.Application:
     env.globals.update(asset_version=app[ASSET_VERSION], blank=blank_row, statuses=STATUSES)
     for module in (signin, inbox, conversation, uploads, profile, live):
         app.router.add_routes(module.routes)
-    for module in (agents, bots, canned, overview):
+    for module in (agents, bots, canned, deliveries, overview):
         app.router.add_routes(module.routes)
     app.router.add_static("/static/", STATIC, name="static")
     return app
