@@ -50,3 +50,16 @@ def test_every_setting_in_the_tables_exists():
     known = set(Settings.model_fields) | set(Lifecycle.model_fields) | set(Limits.model_fields)
     assert documented <= known, documented - known
     assert set(Lifecycle.model_fields) - {"retention_batch"} <= documented
+
+
+def test_the_readme_queue_example_loads_and_behaves(tmp_path):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = re.search(r"## Queues, chains and hours.*?```toml\n(.*?)```", readme, re.S).group(1)
+    path = tmp_path / "hub.toml"
+    path.write_text(block)
+    app = create_app(load_settings(path))
+    support = app[keys.ROUTER].get("support")
+    assert [(s.provider, s.wait_limit) for s in support.chain] == [("desk", 120), ("mail", None)]
+    assert [s.provider for s in support.out_of_hours] == ["mail"]
+    assert not support.hours.is_open(datetime(2026, 12, 25, 10, 0, tzinfo=UTC))
+    assert support.hours.is_open(datetime(2026, 11, 24, 10, 0, tzinfo=UTC))  # a Tuesday
