@@ -19,6 +19,8 @@ from hub.api.errors import error_middleware
 from hub.api.registry import api
 from hub.callbacks import KIND as CALLBACK_KIND
 from hub.callbacks import CallbackDelivery, CallbackDirectory, callback_tap
+from hub.chatlayer import endpoint as chatlayer_endpoint  # noqa: F401  (its routes)
+from hub.chatlayer.channel import ChatlayerChannel, chatlayer_ctx
 from hub.clock import Clock
 from hub.conversation.delivery import KIND as PROVIDER_KIND
 from hub.conversation.delivery import ProviderDelivery
@@ -64,7 +66,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.add_subapp("/dashboard/", create_dashboard(app))
     app.router.add_get("/", to_dashboard)
 
-    app.cleanup_ctx.extend([_database, _http_session, _core, _providers, lifecycle_ctx])
+    app.cleanup_ctx.extend(
+        [_database, _http_session, _core, _providers, lifecycle_ctx, chatlayer_ctx]
+    )
     app.on_shutdown.append(_close_streams)
     return app
 
@@ -131,6 +135,9 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
             max_attempts=settings.callback_attempts,
         ),
     )
+    chatlayer = ChatlayerChannel(app, journal)
+    chatlayer.install(dispatcher)
+    app[keys.CHATLAYER] = chatlayer
     app[keys.AGENTS] = AgentAccounts(app[keys.DATABASE], app[keys.CLOCK])
     app[keys.WORKSPACE] = HubWorkspace(app[keys.DATABASE], journal, app[keys.LIVE])
     app[keys.SERVICE] = ConversationService(

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from hub.agents.live import LiveChannel
     from hub.agents.workspace import HubWorkspace
     from hub.callbacks import CallbackDirectory
+    from hub.chatlayer.channel import ChatlayerChannel
     from hub.clock import Clock
     from hub.conversation.service import ConversationService
     from hub.db import Database
@@ -43,3 +44,4 @@ WORKSPACE: web.AppKey[HubWorkspace] = web.AppKey("workspace")
 LIFECYCLE: web.AppKey[Lifecycle] = web.AppKey("lifecycle")
 SCHEDULER: web.AppKey[AsyncIOScheduler] = web.AppKey("scheduler")
 CALLBACKS: web.AppKey[CallbackDirectory] = web.AppKey("callbacks")
+CHATLAYER: web.AppKey[ChatlayerChannel] = web.AppKey("chatlayer")

@@ -87,6 +87,9 @@ class Conversation(SQLModel, table=True):
     id: str = Field(primary_key=True, sa_type=sa.String(40))
     bot_id: str = Field(foreign_key="bots.id", index=True, sa_type=sa.String(40))
     session_id: str = Field(sa_type=sa.String(200))
+    # Which chatbot channel opened it, set by the hub (None: the v1 API), e.g.
+    # "chatlayer:<integration>": the channel's deliveries trust this, not the user's data.
+    channel: str | None = Field(default=None, sa_type=sa.String(60))
     status: str = Field(index=True, sa_type=sa.String(16))
     queue: str = Field(sa_type=sa.String(40))
     chain_step: int = Field(default=0)
@@ -321,3 +324,37 @@ class CannedResponse(SQLModel, table=True):
 def table(model: type[SQLModel]) -> sa.Table:
     """The Core table of a model, for the hot path's bulk statements."""
     return model.__table__  # type: ignore[attr-defined,no-any-return]
+
+
+class ChatlayerSession(SQLModel, table=True):
+    """A Chatlayer session an integration has heard of: where its agent replies go (the
+    Chatlayer bot and version), and when it was last active (the history's purge)."""
+
+    __tablename__ = "chatlayer_sessions"
+
+    integration: str = Field(primary_key=True, sa_type=sa.String(40))
+    session_id: str = Field(primary_key=True, sa_type=sa.String(200))
+    chatlayer_bot_id: str = Field(sa_type=sa.String(100))
+    version: str = Field(sa_type=sa.String(10))
+    channel: str | None = Field(default=None, sa_type=sa.String(100))
+    updated_at: datetime = Field(index=True, sa_type=UTCDateTime)
+
+
+class ChatlayerMessage(SQLModel, table=True):
+    """One message of a Chatlayer session's bot-side history (user and bot, as Chatlayer
+    sent it), kept to become the transcript of an offload; the last few per session."""
+
+    __tablename__ = "chatlayer_messages"
+    __table_args__ = (
+        sa.UniqueConstraint("integration", "session_id", "key", name="uq_chatlayer_messages_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    integration: str = Field(sa_type=sa.String(40))
+    session_id: str = Field(sa_type=sa.String(200))
+    # Chatlayer's message id, or a hash of the message: a replayed event adds nothing.
+    key: str = Field(sa_type=sa.String(64))
+    actor: str = Field(sa_type=sa.String(10))
+    message: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    sent_at: str | None = Field(default=None, sa_type=sa.String(64))
+    received_at: datetime = Field(sa_type=UTCDateTime)

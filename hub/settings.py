@@ -28,6 +28,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from hub.chatlayer.settings import ChatlayerIntegrations
 from hub.hours import BusinessHours
 
 ENV_PREFIX = "OFFLOAD_HUB_"
@@ -185,6 +186,9 @@ class Settings(BaseSettings):
     bots: dict[str, BotSettings] = Field(default_factory=dict)
     providers: dict[str, ProviderInstanceSettings] = Field(default_factory=dict)
     queues: list[QueueSettings] = Field(default_factory=list)
+    # Chatlayer Offloading Webhooks, by name (hub/chatlayer; declared after bots and queues,
+    # which its validation reads).
+    chatlayer: ChatlayerIntegrations = Field(default_factory=dict)
 
     @classmethod
     def settings_customise_sources(

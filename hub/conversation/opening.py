@@ -44,6 +44,7 @@ class NewConversation:
     idempotency_key: str | None
     request_hash: str
     route_within: float
+    channel: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,7 @@ async def create(scope: Scope, new: NewConversation) -> Created:
                 "id": open_id,
                 "bot_id": new.bot_id,
                 "session_id": new.session_id,
+                "channel": new.channel,
                 "status": "queued",
                 "queue": new.queue,
                 "owner": "hub",

@@ -1,0 +1,111 @@
+"""What the application holds for its Chatlayer integrations, and the history's purge.
+
+``_core`` (:mod:`hub.app`) builds a :class:`ChatlayerChannel`, adds its journal tap and
+registers its outbox handler before the journal and the dispatcher start;
+:func:`chatlayer_ctx`, after the scheduler exists, purges the kept history every hour.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from aiohttp import web
+
+from hub import keys
+from hub.chatlayer.delivery import KIND, ChatlayerDelivery, chatlayer_tap
+from hub.chatlayer.history import SESSIONS, ChatlayerHistory
+from hub.chatlayer.settings import ChatlayerSettings
+from hub.journal import Journal
+from hub.outbox import Dispatcher
+from hub.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PURGE_EVERY_SECONDS = 3600
+# Sessions of an integration no longer in the config are forgotten after this long.
+ORPHAN_HOURS = 24.0
+
+
+class ChatlayerChannel:
+    def __init__(self, app: web.Application, journal: Journal) -> None:
+        settings: Settings = app[keys.SETTINGS]
+        self.app = app
+        self.settings = settings
+        self.integrations: dict[str, ChatlayerSettings] = dict(settings.chatlayer)
+        self.journal = journal
+        self.history = ChatlayerHistory(app[keys.DATABASE], journal)
+        self.delivery = ChatlayerDelivery(
+            self.integrations,
+            self.history,
+            app[keys.DATABASE],
+            lambda: app[keys.HTTP],
+            lambda: app[keys.TOKENS],
+            app[keys.CLOCK],
+            public_url=settings.public_base_url,
+            token_ttl=settings.token_ttl_seconds,
+            timeout=settings.provider_timeout_seconds,
+            allow_private=settings.allow_private_urls,
+            max_attempts=settings.callback_attempts,
+        )
+
+    def install(self, dispatcher: Dispatcher) -> None:
+        """Add the tap and the outbox handler (before the journal and dispatcher start)."""
+        app = self.app
+        self.journal.taps.append(chatlayer_tap(self.integrations, lambda: app.get(keys.DISPATCHER)))
+        dispatcher.register(KIND, self.delivery)
+
+    def history_ttl(self, integration: ChatlayerSettings) -> timedelta:
+        """How long a quiet session's history is kept: ``history_hours``, and never longer
+        than the conversations' own retention when that is set."""
+        hours = integration.history_hours
+        retention_days = self.settings.lifecycle.retention_days
+        if retention_days > 0:
+            hours = min(hours, retention_days * 24)
+        return timedelta(hours=hours)
+
+    async def purge(self, now: datetime | None = None) -> int:
+        """Forget quiet sessions and their history; returns how many."""
+        now = now or self.journal.clock.now()
+        total = 0
+        for name, integration in self.integrations.items():
+            total += await self.history.purge(
+                name, integration.bot, now - self.history_ttl(integration)
+            )
+        async with self.history.database.read() as conn:
+            known = set(await conn.scalars(sa.select(SESSIONS.c.integration).distinct()))
+        for name in sorted(known - set(self.integrations)):
+            total += await self.history.purge(name, None, now - timedelta(hours=ORPHAN_HOURS))
+        if total:
+            log.info("chatlayer: forgot %d quiet sessions and their history", total)
+        return total
+
+
+async def chatlayer_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The history's purge, every hour from start-up, on the lifecycle's scheduler."""
+    channel = app.get(keys.CHATLAYER)
+    scheduler = app.get(keys.SCHEDULER)
+    job: Any = None
+    if channel is not None and scheduler is not None:
+
+        async def purge() -> None:
+            try:
+                await channel.purge()
+            except Exception:
+                log.exception("chatlayer history purge failed; it runs again in an hour")
+
+        job = scheduler.add_job(
+            purge,
+            "interval",
+            seconds=PURGE_EVERY_SECONDS,
+            id="chatlayer-history",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
+    yield
+    if job is not None and scheduler is not None and scheduler.running:
+        job.remove()

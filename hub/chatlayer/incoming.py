@@ -1,0 +1,239 @@
+"""What Chatlayer's events do in the hub.
+
+``messages``: the session's coordinates and its new messages are kept (the bot-side
+history); while the session has a conversation open, the user's new messages are passed
+on to it (they reach the agent as any chatbot's user messages do, once each: Chatlayer's
+message id is the client id).
+
+``offload``: the kept history and the offload's own ``transcript`` become the transcript,
+the action's ``payload`` becomes the escalation's data, and the conversation is escalated
+through :meth:`ConversationService.escalate` (one open conversation per session; a replay
+of the same offload, same session and timestamp, returns the same conversation). The
+answer says whether a provider took it (Chatlayer then pauses the bot) or why not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+import sqlalchemy as sa
+from aiohttp import web
+
+from hub import keys
+from hub.chatlayer.history import Coordinates
+from hub.chatlayer.schemas import MessagesEvent, MessagesOut, OffloadEvent, OffloadOut
+from hub.chatlayer.settings import ChatlayerSettings
+from hub.chatlayer.transcript import (
+    HistoryItem,
+    build_transcript,
+    channel_of,
+    last_user_text,
+    sender_of,
+    user_text,
+)
+from hub.conversation.opening import NewConversation
+from hub.errors import Conflict, NotFound, Unavailable
+from hub.models import OPEN_STATUSES, Conversation, table
+from hub.settings import QueueSettings
+from hub.store.bots import get_bot
+from hub.store.conversations import get_conversation
+
+CONVERSATIONS = table(Conversation)
+UNMATCHED_QUEUE = "unmatched"  # as the v1 API files an escalation no queue matches
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+LANGUAGE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")
+SKILL = re.compile(r"^[\w-]{1,40}$")
+
+
+def _items(event: MessagesEvent | OffloadEvent) -> list[HistoryItem]:
+    found = event.messages if isinstance(event, MessagesEvent) else event.transcript
+    return [HistoryItem.of(item.actor, item.message, item.timestamp) for item in found]
+
+
+def _coordinates(event: MessagesEvent | OffloadEvent, items: list[HistoryItem]) -> Coordinates:
+    return Coordinates(
+        event.botId, event.version, event.sessionId, event.channel or channel_of(items)
+    )
+
+
+async def on_messages(
+    app: web.Application, name: str, integration: ChatlayerSettings, event: MessagesEvent
+) -> MessagesOut:
+    if not integration.accepts(event.version):
+        return MessagesOut(
+            recorded=0, relayed=0, ignored=f"this integration does not take {event.version}"
+        )
+    items = _items(event)
+    new = await app[keys.CHATLAYER].history.record(
+        name, _coordinates(event, items), items, keep=integration.history_limit
+    )
+    relayed = await _relay(app, integration, event.sessionId, new)
+    return MessagesOut(recorded=len(new), relayed=relayed)
+
+
+async def _relay(
+    app: web.Application, integration: ChatlayerSettings, session_id: str, new: list[HistoryItem]
+) -> int:
+    """Pass the user's new messages to the session's open conversation, if it has one."""
+    said = [
+        (item, text) for item in new if item.actor == "user" if (text := user_text(item.message)[0])
+    ]
+    if not said:
+        return 0
+    query = sa.select(CONVERSATIONS.c.id).where(
+        CONVERSATIONS.c.bot_id == integration.bot,
+        CONVERSATIONS.c.session_id == session_id,
+        CONVERSATIONS.c.status.in_(OPEN_STATUSES),
+    )
+    async with app[keys.DATABASE].read() as conn:
+        conversation_id = await conn.scalar(query)
+    if conversation_id is None:
+        return 0
+    limit = app[keys.SETTINGS].limits.max_message_chars
+    relayed = 0
+    for item, text in said:
+        try:
+            await app[keys.SERVICE].send_message(
+                conversation_id, client_id=item.key, text=text[:limit], media_id=None
+            )
+        except (Conflict, NotFound):
+            break  # the chat ended meanwhile: what follows is the bot's again
+        relayed += 1
+    return relayed
+
+
+def _text(value: Any, limit: int = 200) -> str | None:
+    return value.strip()[:limit] if isinstance(value, str) and value.strip() else None
+
+
+def _user(
+    name: str, event: OffloadEvent, items: list[HistoryItem]
+) -> tuple[dict[str, Any], str | None]:
+    """The escalation's ``user`` (the SDK's shape) and language, from the action's payload
+    (``name``, ``lastName``, ``email``, ``language``) or else the user's Chatlayer sender."""
+    payload, sender = event.payload, sender_of(items)
+    email = _text(payload.get("email"), 320)
+    language = _text(payload.get("language"), 20) or _text(sender.get("preferredLanguage"), 20)
+    if language is not None and not LANGUAGE.match(language):
+        language = None
+    user = {
+        "name": _text(payload.get("name")) or _text(sender.get("firstname")),
+        "lastName": _text(payload.get("lastName")) or _text(sender.get("lastname")),
+        "email": email if email is not None and EMAIL.match(email) else None,
+        "language": language,
+        "extra": {
+            "chatlayer": {
+                "integration": name,
+                "botId": event.botId,
+                "version": event.version,
+                "sessionId": event.sessionId,
+                "channel": event.channel or channel_of(items),
+                "userId": _text(sender.get("id")),
+            }
+        },
+    }
+    return user, language
+
+
+def _skills(value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list):
+        return []
+    return [s.strip() for s in value if isinstance(s, str) and SKILL.match(s.strip())][:20]
+
+
+def _idempotency(name: str, event: OffloadEvent) -> tuple[str | None, str]:
+    """A key for this offload (the same session and timestamp is the same offload)."""
+    material = f"{name}\n{event.sessionId}\n{event.timestamp or ''}"
+    digest = hashlib.sha256(material.encode()).hexdigest()
+    return (f"chatlayer-{digest[:48]}" if event.timestamp else None), digest
+
+
+async def on_offload(
+    app: web.Application, name: str, integration: ChatlayerSettings, event: OffloadEvent
+) -> OffloadOut:
+    if not integration.accepts(event.version):
+        return refused("disabled")
+    async with app[keys.DATABASE].read() as conn:
+        bot = await get_bot(integration.bot, conn=conn)
+    if bot is None:
+        raise Unavailable(
+            f"chatlayer.{name}.bot: the hub has no bot {integration.bot!r} (declare it under "
+            "[bots] or add it with offload-hub bots add)",
+            code="misconfigured",
+        )
+    if bot.disabled:
+        return refused("disabled")
+    settings, service, channel = app[keys.SETTINGS], app[keys.SERVICE], app[keys.CHATLAYER]
+    limits = settings.limits
+    items = _items(event)
+    everything = [*await channel.history.load(name, event.sessionId), *items]
+    user, language = _user(name, event, everything)
+    skills = _skills(event.payload.get("skills"))
+    requested = _text(event.payload.get("queue"), 40) or integration.queue
+    queue = service.match_queue(
+        bot_id=bot.id, language=language, skills=skills, requested=requested
+    )  # an unknown queue is bad input: 422, nothing written
+    await channel.history.record(
+        name, _coordinates(event, items), items, keep=integration.history_limit
+    )
+    transcript = build_transcript(
+        everything, max_chars=limits.max_message_chars, max_items=limits.max_transcript_items
+    )
+    inquiry = _text(event.payload.get("inquiry"), limits.max_inquiry_chars)
+    key, digest = _idempotency(name, event)
+    chain_length = len(queue.chain) if queue is not None else 0
+    created = await service.escalate(
+        NewConversation(
+            bot_id=bot.id,
+            session_id=event.sessionId,
+            queue=queue.name if queue is not None else UNMATCHED_QUEUE,
+            language=language.lower() if language else None,
+            user_info=user,
+            inquiry=inquiry or last_user_text(transcript)[: limits.max_inquiry_chars],
+            skills=skills,
+            data=dict(event.payload),
+            transcript=transcript,
+            idempotency_key=key,
+            request_hash=digest,
+            route_within=30 + 2 * chain_length * settings.provider_timeout_seconds,
+            channel=f"chatlayer:{name}",
+        )
+    )
+    async with app[keys.DATABASE].read() as conn:
+        conversation = await get_conversation(created.conversation_id, conn=conn)
+    if conversation is None:
+        raise NotFound("the conversation was removed while it was being created")
+    return answer(conversation, queue)
+
+
+def refused(reason: str, **details: Any) -> OffloadOut:
+    offloading = "closed" if reason in ("out-of-hours", "ticket", "ended") else "disabled"
+    return OffloadOut(
+        offloadSuccess=False,
+        pauseBot=False,
+        offloading=offloading,  # type: ignore[arg-type]
+        reason=reason,  # type: ignore[arg-type]
+        **details,
+    )
+
+
+def answer(conversation: Conversation, queue: QueueSettings | None) -> OffloadOut:
+    """What Chatlayer hears: taken (queued or with an agent), or why not."""
+    status = conversation.status
+    ids = {"conversationId": conversation.id, "status": status}
+    if status in OPEN_STATUSES:
+        return OffloadOut(offloadSuccess=True, pauseBot=True, offloading="opened", **ids)  # type: ignore[arg-type]
+    if status == "ticket":
+        return refused("ticket", ticketId=conversation.ticket_id, **ids)
+    if queue is None or not queue.enabled:
+        return refused("disabled", **ids)
+    reason = conversation.end_reason
+    if reason == "closed":
+        return refused("out-of-hours", **ids)
+    if reason in ("no-agents", "unavailable", "error", "refused"):
+        return refused("no-agents", **ids)
+    return refused("ended", **ids)
