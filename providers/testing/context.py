@@ -10,19 +10,32 @@ import aiohttp
 
 from providers.context import MessageStatus, ProviderContext
 from providers.errors import ConversationEnded, UnknownConversation
+from providers.testing.workspace import MemoryWorkspace
 from providers.values import Agent, MediaInfo
+from providers.workspace import Workspace
 
 
 @dataclass(frozen=True)
 class ContextCall:
+    """One call an adapter made: the method's name, the conversation, its arguments, and
+    the ``event_id`` it passed (None when it passed none)."""
+
     name: str
     conversation_id: str | None
     arguments: dict[str, Any] = field(default_factory=dict)
+    event_id: str | None = None
 
 
 class RecordingContext(ProviderContext):
-    """Records every call. Conversations the test has not ``own``-ed are unknown, and ended
-    ones refuse more, as the hub's own context does."""
+    """Records every call, and answers like the hub's own context: conversations the test
+    has not ``own``-ed are unknown (``UnknownConversation``), ended ones refuse more
+    (``ConversationEnded``), a repeated ``event_id`` changes nothing (the call is not
+    recorded again, and a repeated ``agent_message`` returns the first externalId).
+
+    ``workspace`` is what ``context.workspace`` gives a desk-like adapter; a
+    :class:`MemoryWorkspace` is bound to this context, so the agents it assigns, hands
+    over and requeues show here as ``agent_joined`` / ``agent_left``, as the hub's
+    workspace shows them to the chatbot."""
 
     def __init__(
         self,
@@ -30,10 +43,12 @@ class RecordingContext(ProviderContext):
         *,
         http: aiohttp.ClientSession | None = None,
         base_url: str = "http://127.0.0.1:8080",
+        workspace: Workspace | None = None,
     ) -> None:
         self.instance = instance
         self.logger = logging.getLogger(f"offload_hub.providers.{instance}")
         self._http = http
+        self._workspace = workspace
         self.base_url = base_url
         self.calls: list[ContextCall] = []
         self.health: tuple[bool, str] | None = None
@@ -42,15 +57,32 @@ class RecordingContext(ProviderContext):
         self.tickets: set[str] = set()
         self.media: dict[str, tuple[MediaInfo, bytes]] = {}
         self._event_ids: set[str] = set()
+        self._message_ids: dict[str, str] = {}  # event id -> the externalId it was given
         self._messages = 0
+        if isinstance(workspace, MemoryWorkspace):
+            workspace.bind(self)
 
     # -- what a test arranges and reads ------------------------------------------------------
 
     def own(self, conversation_id: str) -> None:
+        """The hub handed this conversation to the adapter (before ``open``)."""
         self.owned.add(conversation_id)
 
-    def named(self, name: str) -> list[ContextCall]:
-        return [call for call in self.calls if call.name == name]
+    def mark_ticket(self, conversation_id: str) -> None:
+        """``open`` answered ``TicketCreated``: the hub ends the chat as a ticket, on which
+        agent replies are still recorded (what the hub does; not an adapter call)."""
+        self.owned.add(conversation_id)
+        self.ended.add(conversation_id)
+        self.tickets.add(conversation_id)
+
+    def named(self, name: str, conversation_id: str | None = None) -> list[ContextCall]:
+        """The calls of one method (about one conversation, if given), in order."""
+        return [
+            call
+            for call in self.calls
+            if call.name == name
+            and (conversation_id is None or call.conversation_id == conversation_id)
+        ]
 
     # -- ProviderContext -------------------------------------------------------------------------
 
@@ -59,6 +91,14 @@ class RecordingContext(ProviderContext):
         if self._http is None:
             raise RuntimeError("this RecordingContext was made without an HTTP session")
         return self._http
+
+    @property
+    def workspace(self) -> Workspace:
+        if self._workspace is None:
+            raise NotImplementedError(
+                "this RecordingContext offers no agent workspace (pass workspace=...)"
+            )
+        return self._workspace
 
     def url_for(self, path: str) -> str:
         return f"{self.base_url}/providers/{self.instance}{path}"
@@ -73,14 +113,14 @@ class RecordingContext(ProviderContext):
             raise ConversationEnded(f"conversation {conversation_id!r} has ended")
 
     def _record(
-        self, name: str, conversation_id: str, event_id: str | None = None, **arguments: Any
+        self, method: str, conversation_id: str, event_id: str | None = None, /, **arguments: Any
     ) -> bool:
         """Record a call; False when its event id was seen before (nothing happens then)."""
         if event_id is not None:
             if event_id in self._event_ids:
                 return False
             self._event_ids.add(event_id)
-        self.calls.append(ContextCall(name, conversation_id, arguments))
+        self.calls.append(ContextCall(method, conversation_id, arguments, event_id))
         return True
 
     async def agent_joined(
@@ -106,11 +146,16 @@ class RecordingContext(ProviderContext):
     ) -> str:
         ticket = conversation_id in self.tickets
         self._check(conversation_id, ended_ok=ticket)
+        if event_id is not None and event_id in self._message_ids:
+            return self._message_ids[event_id]
         self._messages += 1
+        message_id = f"m_recorded{self._messages}"
         self._record(
             "agent_message", conversation_id, event_id, html=html, agent=agent, media_id=media_id
         )
-        return f"m_recorded{self._messages}"
+        if event_id is not None:
+            self._message_ids[event_id] = message_id
+        return message_id
 
     async def agent_typing(
         self, conversation_id: str, typing: bool, *, agent: Agent | None = None
@@ -153,6 +198,8 @@ class RecordingContext(ProviderContext):
         event_id: str | None = None,
     ) -> None:
         self._check(conversation_id, ended_ok=True)
+        if conversation_id in self.ended:
+            return  # over already: nothing changes (as in the hub)
         if self._record("conversation_closed", conversation_id, event_id, reason=reason):
             self.ended.add(conversation_id)
 
@@ -160,6 +207,8 @@ class RecordingContext(ProviderContext):
         self, conversation_id: str, ticket_id: str, *, event_id: str | None = None
     ) -> None:
         self._check(conversation_id, ended_ok=True)
+        if conversation_id in self.ended:
+            return  # over already: nothing changes (as in the hub)
         if self._record("ticket_created", conversation_id, event_id, ticket_id=ticket_id):
             self.ended.add(conversation_id)
             self.tickets.add(conversation_id)
@@ -171,7 +220,7 @@ class RecordingContext(ProviderContext):
         media_id = f"f_recorded{len(self.media) + 1}"
         info = MediaInfo(media_id, name, content_type, len(content), f"/v1/media/{media_id}")
         self.media[media_id] = (info, content)
-        self._record("store_media", conversation_id, media_id=media_id, name=name)
+        self._record("store_media", conversation_id, None, media_id=media_id, name=name)
         return info
 
     async def read_media(self, media_id: str) -> tuple[MediaInfo, bytes]:

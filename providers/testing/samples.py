@@ -1,16 +1,22 @@
-"""Sample values for exercising an adapter: a handoff and a user message."""
+"""Sample values for exercising an adapter: a handoff, a user message, two agents."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from providers.values import (
+    Agent,
     ConversationRef,
     Handoff,
     OutboundMessage,
     TranscriptItem,
     UserInfo,
 )
+
+# The agents the kit's agent-side events come from (a desk-like adapter's workspace needs
+# them as accounts: ``MemoryWorkspace.add_agent(ANA.id, ANA.name, icon_url=ANA.icon_url)``).
+ANA = Agent("agent-ana", "Ana", "https://cdn.example.com/agents/ana.png")
+BEN = Agent("agent-ben", "Ben")
 
 
 def sample_handoff(conversation_id: str = "c_conformance0001", **changes: object) -> Handoff:

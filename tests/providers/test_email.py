@@ -30,7 +30,14 @@ from providers import (
 from providers.email import EmailConfig, EmailProvider, references
 from providers.email.quotes import strip_quoted
 from providers.email.replies import parse_reply
-from providers.testing import ProviderConformance, RecordingContext, sample_handoff, sample_message
+from providers.testing import (
+    AgentEvent,
+    AgentSide,
+    ProviderConformance,
+    RecordingContext,
+    sample_handoff,
+    sample_message,
+)
 from tests.hub.test_conversation import TRANSCRIPT, info
 from tests.providers.certificates import Certificates, make_certificates
 from tests.providers.smtp_server import (
@@ -828,3 +835,32 @@ class TestEmailAdapter(ProviderConformance):
     async def unreachable_config(self, server: MailServer) -> AsyncIterator[dict[str, Any]]:
         async with refused_port() as port:
             yield server.config(port=port, retries=1, timeout=1.0)
+
+    @pytest.fixture
+    def agent_side(
+        self, server: MailServer, context: RecordingContext, http: aiohttp.ClientSession
+    ) -> AgentSide:
+        """An agent answers the ticket email from their mail client; the inbound-mail
+        service posts the raw reply to the adapter's route (a re-post is a replay)."""
+
+        async def reply(event: AgentEvent) -> None:
+            ticket = next(
+                r.message
+                for r in server.received
+                if r.message["X-Offload-Conversation"] == event.conversation.id
+                and ".ticket@" in str(r.message["Message-ID"])
+            )
+            raw = raw_reply(
+                event.text,
+                in_reply_to=str(ticket["Message-ID"]),
+                subject=f"Re: {ticket['Subject']}",
+                message_id=f"<{event.event_id}@mail.example.net>",
+            )
+            async with http.post(
+                context.url_for("/inbound"),
+                data=raw,
+                headers={"Content-Type": "message/rfc822", "Authorization": f"Bearer {SECRET}"},
+            ) as response:
+                assert response.status == 200, await response.text()
+
+        return AgentSide({"agent_message": reply})

@@ -32,7 +32,15 @@ from providers import (
     ProviderUnavailable,
     TicketCreated,
 )
-from providers.testing import ProviderConformance, RecordingContext, sample_handoff, sample_message
+from providers.testing import (
+    AGENT_EVENTS,
+    AgentEvent,
+    AgentSide,
+    ProviderConformance,
+    RecordingContext,
+    sample_handoff,
+    sample_message,
+)
 from providers.values import AvailabilityRequest
 from providers.webhook import WebhookConfig, WebhookProvider
 from providers.webhook.media_links import signed_link
@@ -715,6 +723,55 @@ class TestWebhookAdapter(ProviderConformance):
             "allow_private_network": True,
             "timeout_seconds": 2,
         }
+
+    @pytest.fixture
+    def agent_side(
+        self, platform: FakePlatform, context: RecordingContext, http: aiohttp.ClientSession
+    ) -> AgentSide:
+        """The platform posts each kind of event, signed, to the adapter's route (a retry
+        of the same event id is a replay)."""
+
+        def agent(event: AgentEvent) -> dict[str, Any]:
+            return {"id": event.agent.id, "name": event.agent.name, "iconUrl": event.agent.icon_url}
+
+        def data(event: AgentEvent) -> tuple[str, dict[str, Any]]:
+            if event.kind == "agent_joined":
+                return "agent.joined", {"agent": agent(event)}
+            if event.kind == "agent_left":
+                return "agent.left", {"reason": event.reason}
+            if event.kind == "agent_message":
+                return "agent.message", {"text": event.text, "agent": agent(event)}
+            if event.kind == "agent_typing":
+                return "agent.typing", {"typing": event.typing, "agent": agent(event)}
+            if event.kind == "agent_profile":
+                return "agent.profile", {"agent": agent(event)}
+            if event.kind == "message_status":
+                return "message.status", {"messageId": event.message_id, "status": event.status}
+            if event.kind == "queue_update":
+                return "queue.position", {
+                    "position": event.position,
+                    "estimatedWaitSeconds": event.estimated_wait,
+                }
+            if event.kind == "ticket_created":
+                return "ticket.created", {"ticketId": event.ticket_id}
+            return "conversation.closed", {"reason": event.reason}
+
+        async def post(event: AgentEvent) -> None:
+            event_type, payload = data(event)
+            raw = json.dumps(
+                {
+                    "id": event.event_id,
+                    "type": event_type,
+                    "conversation": {"id": event.conversation.id},
+                    "data": payload,
+                }
+            ).encode()
+            async with http.post(
+                context.url_for("/events"), data=raw, headers=platform.signed_body(raw)
+            ) as response:
+                assert response.status == 200, await response.text()
+
+        return AgentSide(dict.fromkeys(AGENT_EVENTS, post))  # every kind
 
 
 # -- the adapter alone: typed failures, stable ids, answers, configuration ------------------
