@@ -5,6 +5,8 @@ every script error and console error collected so a test can say there were none
 from __future__ import annotations
 
 import base64
+import os
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -30,6 +32,18 @@ PIXEL = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 )
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+SCREENSHOTS_ENV = "OFFLOAD_HUB_SCREENSHOTS"
+
+
+def screenshot_path(name: str) -> Path:
+    """Where a browser test saves a screenshot for the docs: ``docs/images/<name>`` when
+    ``OFFLOAD_HUB_SCREENSHOTS=1`` (or the image is missing), else a temporary file, so an
+    ordinary test run takes the screenshot without changing the checkout."""
+    target = IMAGES / name
+    if os.environ.get(SCREENSHOTS_ENV) == "1" or not target.exists():
+        return target
+    return Path(tempfile.gettempdir()) / f"offload-hub-{name}"
+
 
 expect.set_options(timeout=STEP_TIMEOUT_MS)
 

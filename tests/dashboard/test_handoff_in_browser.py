@@ -15,7 +15,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from hub import keys
-from tests.dashboard.browser import IMAGES, Tab, go_online, open_tab, sign_in
+from tests.dashboard.browser import Tab, go_online, open_tab, screenshot_path, sign_in
 from tests.dashboard.support import DESK, PASSWORD, add_agent
 from tests.support.chatbot import Chatbot, Hub
 
@@ -214,7 +214,7 @@ async def test_a_whole_handoff(hub_factory: Any, browser: Browser) -> None:
         await chatbot.send(cid, "u2", "Thank you! The tracking number works.")
         await expect(log).to_contain_text("The tracking number works.")
         await ana.evaluate("window.scrollTo(0, 0)")
-        await ana.screenshot(path=str(IMAGES / "conversation.png"), full_page=True)
+        await ana.screenshot(path=str(screenshot_path("conversation.png")), full_page=True)
         assert "reshipment" not in json.dumps(await chatbot.events(cid))
 
         # -- a new name and picture reach the chatbot -----------------------------------------
@@ -234,7 +234,7 @@ async def test_a_whole_handoff(hub_factory: Any, browser: Browser) -> None:
         await expect(held.filter(has_text="Zoe Ng")).to_be_visible()
         later = await chatbot.send(cid, "u3", "Will it come this week?")
         await expect(held.filter(has_text="Zoe Ng")).to_contain_text("1 unread")
-        await ana.screenshot(path=str(IMAGES / "inbox.png"))
+        await ana.screenshot(path=str(screenshot_path("inbox.png")))
         await held.get_by_role("link", name="Zoe Ng").click()
         await expect(ana.get_by_role("log")).to_contain_text("Will it come this week?")
         await chatbot.wait_for(
