@@ -25,7 +25,7 @@ from hub.journal import Scope
 from hub.models import Bot, table
 from hub.outbox import Dispatcher, GiveUp, Retry, Row, stage
 from providers.errors import ProviderAuthError, ProviderRefused, ProviderTransientError
-from providers.signed_http import SignedClient, encode
+from providers.signed_http import OutboundClient, encode, signature
 from providers.signing import EVENT_ID_HEADER, EVENT_TYPE_HEADER
 
 log = logging.getLogger(__name__)
@@ -117,12 +117,13 @@ class CallbackDelivery:
         if callback is None:
             raise GiveUp("the bot has no callback URL any more")
         envelope = row["payload"]["envelope"]
-        client = SignedClient(
+        client = OutboundClient(
             self.http,
-            secret=lambda: callback.secret,
+            authorize=signature(lambda: callback.secret),
             timeout=self.timeout,
             allow_private=self.allow_private,
             logger=log,
+            party="the bot's callback URL",
         )
         headers = {
             "Content-Type": "application/json",

@@ -20,6 +20,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from providers.errors import (
     ProviderAuthError,
@@ -41,6 +42,7 @@ class Answer:
     status: int
     body: Any
     retry_after: float | None = None
+    party: str = "the platform"
 
     @property
     def ok(self) -> bool:
@@ -66,14 +68,16 @@ class Answer:
         if self.ok:
             return
         if self.status in (401, 403):
-            raise ProviderAuthError(f"the platform rejected the hub's signature: {self.describe()}")
+            raise ProviderAuthError(
+                f"{self.party} rejected the hub's credentials: {self.describe()}"
+            )
         if self.status >= 500 or self.status in TRANSIENT_STATUSES:
             raise ProviderTransientError(
-                f"the platform answered {self.describe()}", retry_after=self.retry_after
+                f"{self.party} answered {self.describe()}", retry_after=self.retry_after
             )
         if 300 <= self.status < 400:
-            raise ProviderRefused(f"the platform answered a redirect (HTTP {self.status})")
-        raise ProviderRefused(f"the platform refused: {self.describe()}")
+            raise ProviderRefused(f"{self.party} answered a redirect (HTTP {self.status})")
+        raise ProviderRefused(f"{self.party} refused: {self.describe()}")
 
 
 def retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -99,25 +103,44 @@ def encode(payload: Any) -> bytes:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-class SignedClient:
-    """Signs and sends; ``secret`` and the session are looked up at each call."""
+Authorize = Callable[[bytes], dict[str, str]]
+
+
+def signature(secret: Callable[[], str]) -> Authorize:
+    """Authorise a call with ``Hub-Signature`` over its body (the hub's webhooks)."""
+    return lambda body: {SIGNATURE_HEADER: sign(secret(), body)}
+
+
+def bearer(token: Callable[[], str]) -> Authorize:
+    """Authorise a call with ``Authorization: Bearer <token>`` (an API's key)."""
+    return lambda body: {"Authorization": f"Bearer {token()}"}
+
+
+class OutboundClient:
+    """Calls a configured URL: the address is checked and pinned, ``authorize`` adds the
+    credentials for the body, and the answer is read. ``party`` names the other side in
+    error messages ("the platform", "Chatlayer")."""
 
     def __init__(
         self,
         http: Callable[[], aiohttp.ClientSession],
         *,
-        secret: Callable[[], str],
+        authorize: Authorize,
         timeout: float,
         allow_private: bool,
         logger: logging.Logger,
+        party: str = "the platform",
     ) -> None:
         self._http = http
-        self._secret = secret
+        self._authorize = authorize
         self.timeout = timeout
         self.allow_private = allow_private
         self.logger = logger
+        self.party = party
 
-    async def call(self, method: str, url: str, body: bytes, headers: dict[str, str]) -> Answer:
+    async def call(
+        self, method: str, url: str | URL, body: bytes, headers: dict[str, str]
+    ) -> Answer:
         try:
             destination = await resolve(url, allow_private=self.allow_private)
         except ForbiddenAddress as exc:
@@ -127,17 +150,13 @@ class SignedClient:
         timeout = aiohttp.ClientTimeout(total=self.timeout)
         failure: Exception | None = None
         for pinned in destination.pinned():
-            signed = {
-                **headers,
-                "Host": pinned.host,
-                SIGNATURE_HEADER: sign(self._secret(), body),
-            }
+            sent = {**headers, "Host": pinned.host, **self._authorize(body)}
             try:
                 async with self._http().request(
                     method,
                     pinned.url,
                     data=body if method != "GET" else None,
-                    headers=signed,
+                    headers=sent,
                     server_hostname=pinned.server_hostname,
                     allow_redirects=False,
                     timeout=timeout,
@@ -146,6 +165,7 @@ class SignedClient:
                         response.status,
                         await _json(response),
                         retry_after(response.headers.get("Retry-After")),
+                        self.party,
                     )
             except aiohttp.ClientConnectorError as exc:
                 failure = exc  # this address does not answer; try the next one

@@ -32,7 +32,6 @@ account's API reference; :func:`resume_body` is the only place to change.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -41,9 +40,7 @@ import aiohttp
 from yarl import URL
 
 from hub.chatlayer.history import Coordinates
-from providers.errors import ProviderAuthError, ProviderRefused, ProviderTransientError
-from providers.net import ForbiddenAddress, resolve
-from providers.signed_http import MAX_ANSWER_BYTES, TRANSIENT_STATUSES, Answer, retry_after
+from providers.signed_http import OutboundClient, bearer, encode
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +81,16 @@ class ChatlayerApi:
         allow_private: bool,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._token = token
-        self._http = http
         self.timeout = timeout
         self.allow_private = allow_private
+        self._client = OutboundClient(
+            http,
+            authorize=bearer(lambda: token),
+            timeout=timeout,
+            allow_private=allow_private,
+            logger=log,
+            party="Chatlayer",
+        )
 
     def actions_url(self, session: Coordinates) -> URL:
         base = URL(self.base_url)
@@ -106,76 +109,7 @@ class ChatlayerApi:
         await self._post(self.actions_url(session), resume_body(dialogstate))
 
     async def _post(self, url: URL, body: dict[str, Any]) -> None:
-        try:
-            destination = await resolve(url, allow_private=self.allow_private)
-        except ForbiddenAddress as exc:
-            raise ProviderRefused(f"refusing to call {url}: {exc}") from None
-        except OSError as exc:
-            raise ProviderTransientError(f"cannot resolve {url.host}: {exc}") from None
-        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-        timeout = aiohttp.ClientTimeout(total=self.timeout)
-        failure: BaseException | None = None
-        for pinned in destination.pinned():
-            headers = {
-                "Host": pinned.host,
-                "Content-Type": "application/json",
-                "Authorization": f"Bearer {self._token}",
-            }
-            try:
-                async with self._http().post(
-                    pinned.url,
-                    data=data,
-                    headers=headers,
-                    server_hostname=pinned.server_hostname,
-                    allow_redirects=False,
-                    timeout=timeout,
-                ) as response:
-                    answer = Answer(
-                        response.status,
-                        await _json(response),
-                        retry_after(response.headers.get("Retry-After")),
-                    )
-            except aiohttp.ClientConnectorError as exc:
-                failure = exc  # this address does not answer; try the next one
-                continue
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                raise ProviderTransientError(f"POST {url} failed: {_describe(exc)}") from None
-            log.debug("POST %s -> %s", url, answer.status)
-            _raise_for(answer)
-            return
-        raise ProviderTransientError(f"POST {url} failed: {_describe(failure)}")
-
-
-def _raise_for(answer: Answer) -> None:
-    if answer.ok:
-        return
-    if answer.status in (401, 403):
-        raise ProviderAuthError(f"Chatlayer refused the API token: {answer.describe()}")
-    if answer.status >= 500 or answer.status in TRANSIENT_STATUSES:
-        raise ProviderTransientError(
-            f"Chatlayer answered {answer.describe()}", retry_after=answer.retry_after
+        answer = await self._client.call(
+            "POST", url, encode(body), {"Content-Type": "application/json"}
         )
-    if 300 <= answer.status < 400:
-        raise ProviderRefused(f"Chatlayer answered a redirect (HTTP {answer.status})")
-    raise ProviderRefused(f"Chatlayer refused: {answer.describe()}")
-
-
-async def _json(response: aiohttp.ClientResponse) -> Any:
-    """The answer's JSON body, for error messages (None if empty, not JSON or too large)."""
-    raw = bytearray()
-    async for chunk in response.content.iter_chunked(16 * 1024):
-        raw += chunk
-        if len(raw) > MAX_ANSWER_BYTES:
-            return None
-    try:
-        return json.loads(raw) if raw else None
-    except ValueError:
-        return None
-
-
-def _describe(exc: BaseException | None) -> str:
-    if exc is None:
-        return "no address answered"
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    return f"{type(exc).__name__}: {exc}"
+        answer.raise_for_status()

@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 
-from providers.signed_http import Answer, SignedClient, encode, retry_after
+from providers.signed_http import Answer, OutboundClient, encode, retry_after, signature
 from providers.signing import EVENT_ID_HEADER, EVENT_TYPE_HEADER
 from providers.webhook.config import WebhookConfig
 
@@ -24,9 +24,9 @@ class PlatformClient:
     ) -> None:
         self.config = config
         self.logger = logger
-        self._client = SignedClient(
+        self._client = OutboundClient(
             http,
-            secret=lambda: config.secret.get_secret_value(),
+            authorize=signature(lambda: config.secret.get_secret_value()),
             timeout=config.timeout_seconds,
             allow_private=config.allow_private_network,
             logger=logger,

@@ -49,7 +49,7 @@ async def test_an_admin_sends_dead_letters_again(hooked_hub: Hub, boss: AgentSes
         listing = await (await boss.get("/dashboard/admin/deliveries")).text()
         for envelope in log:
             assert f"{cid}:{envelope['seq']}" in listing
-        assert "the platform refused" in listing
+        assert "the bot&#39;s callback URL refused" in listing
 
         receiver.answer = 200
         for envelope in log:

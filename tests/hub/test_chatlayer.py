@@ -548,7 +548,7 @@ async def test_a_wrong_api_token_is_retried_then_dead_lettered_and_sent_again(hu
         dead = await dead_letters(conn=conn, kind="chatlayer")
     assert len(dead) == 6
     assert all(row["attempts"] == 2 for row in dead)
-    assert all("refused the API token" in row["last_error"] for row in dead)
+    assert all("Chatlayer rejected the hub's credentials" in row["last_error"] for row in dead)
     assert {row["conversation_id"] for row in dead} == {cid}
     fake.token = API_TOKEN  # the operator fixes the token; an admin sends them again
     for row in sorted(dead, key=lambda row: row["id"]):
