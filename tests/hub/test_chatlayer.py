@@ -14,8 +14,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
-from sqlmodel import SQLModel
 from yarl import URL
 
 from hub import keys
@@ -46,6 +44,7 @@ from tests.hub.chatlayer_api import (
     offload,
     user_says,
 )
+from tests.hub.test_bad_input import database_state
 from tests.support.chatbot import Chatbot
 
 BOT = "shop-bot"
@@ -118,20 +117,6 @@ async def post(hub, body: Any, *, token: str | None = VERIFY_TOKEN, expect: int 
 
 def text(value: str) -> dict[str, Any]:
     return {"sendMessages": [{"textMessageTemplate": {"textMessages": [{"text": value}]}}]}
-
-
-async def state(hub) -> dict[str, int]:
-    """Row counts of every table and the highest seq: what "changes nothing" compares."""
-    counts = {}
-    async with hub.app[keys.DATABASE].read() as conn:
-        for table in SQLModel.metadata.sorted_tables:
-            counts[table.name] = int(
-                await conn.scalar(sa.select(sa.func.count()).select_from(table))
-            )
-        counts["max_seq"] = int(
-            await conn.scalar(sa.text("SELECT coalesce(max(seq), 0) FROM events"))
-        )
-    return counts
 
 
 # -- the health check ---------------------------------------------------------------------
@@ -265,7 +250,7 @@ async def test_a_repeated_offload_returns_the_same_conversation(hub):
     assert again["offloadSuccess"] and later["offloadSuccess"]
     replay = await post(hub, messages(SESSION, bot_says("Hi Welcome", "2021-11-15T08:36:11.991Z")))
     assert replay["recorded"] == 0
-    assert (await state(hub))["conversations"] == 1
+    assert (await database_state(hub))["conversations"] == 1
     assert len(hub.provider().called("open")) == 1
 
 
@@ -336,7 +321,7 @@ async def test_the_answer_says_why_nobody_took_it(hub_factory, fake, case):
 @bounded()
 async def test_a_version_the_integration_does_not_take(hub_factory, fake):
     hub = await chatlayer_hub(hub_factory, fake, changes={"versions": ["LIVE"]})
-    before = await state(hub)
+    before = await database_state(hub)
     assert await post(hub, TEXT_USER) == {
         "status": "ok",
         "recorded": 0,
@@ -349,7 +334,7 @@ async def test_a_version_the_integration_does_not_take(hub_factory, fake):
         "offloading": "disabled",
         "reason": "disabled",
     }
-    assert await state(hub) == before
+    assert await database_state(hub) == before
     live = offload(version="LIVE")
     assert (await post(hub, live))["offloadSuccess"]
 
@@ -362,7 +347,7 @@ async def test_a_disabled_hub_bot_takes_no_offload(hub, fake):
         await set_bot_disabled(BOT, True, conn=conn)
     answer = await post(hub, offload())
     assert (answer["offloadSuccess"], answer["reason"]) == (False, "disabled")
-    assert (await state(hub))["conversations"] == 0
+    assert (await database_state(hub))["conversations"] == 0
 
 
 @bounded()
@@ -735,7 +720,7 @@ async def test_bad_input_gets_a_clear_error_and_changes_nothing(hub_factory, fak
     )
     await offloaded(hub, "an-earlier-session")
     await hub.settled()
-    before = await state(hub)
+    before = await database_state(hub)
     for name, body, content_type, status, code in BAD:
         if content_type is None:
             data, content_type = json.dumps(body).encode(), "application/json"
@@ -752,10 +737,10 @@ async def test_bad_input_gets_a_clear_error_and_changes_nothing(hub_factory, fak
         assert set(answer) == {"error"} and answer["error"]["message"], name
         if code is not None:
             assert answer["error"]["code"] == code, (name, answer)
-        assert await state(hub) == before, name
+        assert await database_state(hub) == before, name
     for token in (None, "wrong-token-of-sixteen"):
         await post(hub, offload(), token=token, expect=401 if token is None else 403)
-    assert await state(hub) == before
+    assert await database_state(hub) == before
     await hub.settled()
     assert [action.body for action in fake.actions] == []
 
