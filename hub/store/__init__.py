@@ -1,5 +1,6 @@
 """Query functions, apart from the models. Each takes the connection as keyword ``conn``.
 
-Writes to conversations go through :mod:`hub.journal`; these are the reads, and the few
-writes that are not about a conversation (bots, the hub's own keys).
+Changes to a conversation and its event log go through :mod:`hub.journal`; these are the
+reads, and the writes that change neither: bots, the hub's own keys, agents' notes and
+canned responses.
 """
