@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/offload-hub serve
 
+demo: $(STAMP)
+	$(BIN)/offload-hub demo
+
 services:
 	@bash scripts/ensure-services
 

@@ -146,16 +146,22 @@ def as_json(message: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in message.items() if key != "html"}
 
 
-def transcript(items: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
-    """The bot's history as lines of text: who said it, what, when."""
-    return [
-        {
-            "who": "user" if item.get("user") == "guest" else "bot",
-            "message": str(item.get("message", "")),
-            "datetime": str(item.get("datetime") or ""),
-        }
-        for item in items
-    ]
+def transcript(items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The bot's history: who said it, what, when. The bot's answers are HTML (the SDK
+    shows them so), rendered through the allow-list; the user's lines stay text."""
+    lines = []
+    for item in items:
+        who = "user" if item.get("user") == "guest" else "bot"
+        message = str(item.get("message", ""))
+        lines.append(
+            {
+                "who": who,
+                "message": message,
+                "html": Markup(clean_html(message)) if who == "bot" else None,
+                "datetime": str(item.get("datetime") or ""),
+            }
+        )
+    return lines
 
 
 def _shown(value: Any) -> str:

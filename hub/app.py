@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
@@ -41,6 +42,8 @@ from hub.store.meta import token_key
 log = logging.getLogger(__name__)
 
 GOING_AWAY = 1001
+# Files the hub serves to browsers: the chatbot adapter (/static/offload-hub-adapter.js).
+STATIC = Path(__file__).parent / "static"
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
@@ -65,6 +68,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
 
     app.add_subapp("/dashboard/", create_dashboard(app))
     app.router.add_get("/", to_dashboard)
+    app.router.add_static("/static/", STATIC, name="static")
 
     app.cleanup_ctx.extend(
         [_database, _http_session, _core, _providers, lifecycle_ctx, chatlayer_ctx]

@@ -32,6 +32,7 @@ def _configure_logging(level: str) -> None:
         stream=sys.stderr,
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line a second otherwise
 
 
 def _print_json(data: Any) -> None:
@@ -57,6 +58,36 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"  dashboard:    {base}/dashboard/\n"
         f"  first admin:  offload-hub agents add you@example.com --admin\n"
         f"  add a bot:    offload-hub bots add 'My bot'   (prints its key once)\n",
+        flush=True,
+    )
+    web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=10)
+    return 0
+
+
+# -- demo -------------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``serve``, plus the demo page, its bot (allowed from this hub) and a demo agent."""
+    settings = _settings(args, host=args.host, port=args.port)
+    _configure_logging(settings.log_level)
+    upgrade(settings.database_url)
+    from hub.app import create_app
+    from hub.demo import mount_demo, prepare_demo
+
+    demo = asyncio.run(prepare_demo(settings))
+    app = create_app(settings)
+    mount_demo(app, demo.bot_id)
+    base = settings.public_base_url
+    print(
+        f"offload-hub {__version__} demo on {base}\n"
+        f"  database:     {settings.database_url}\n"
+        f"  1. dashboard: {base}/dashboard/\n"
+        f"     sign in as {demo.agent_email}  password: {demo.agent_password}\n"
+        f"     (a new password at every start) and set your status to Online\n"
+        f"  2. demo page: {base}/demo/\n"
+        f"     pick 'Talk to a person': the chat arrives in the dashboard\n"
+        f"  bot {demo.bot_id} takes browser calls from {', '.join(demo.origins)}\n",
         flush=True,
     )
     web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=10)
@@ -358,6 +389,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="listen address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default 8080)")
     serve.set_defaults(run=cmd_serve)
+
+    demo = commands.add_parser(
+        "demo", help="serve the hub with a demo chatbot page and a demo agent"
+    )
+    demo.add_argument("--host", help="listen address (default 127.0.0.1)")
+    demo.add_argument("--port", type=int, help="listen port (default 8080)")
+    demo.set_defaults(run=cmd_demo)
 
     db = commands.add_parser("db", help="database schema").add_subparsers(
         dest="db_command", required=True, metavar="ACTION"

@@ -29,6 +29,9 @@ def _bearer(request: web.Request) -> str | None:
 def check_origin(request: web.Request, bot: Bot, *, required: bool = False) -> None:
     """A browser's ``Origin`` must be one the bot allows (when the bot lists any)."""
     origin = request.headers.get("Origin")
+    if origin is None and request.headers.get("Sec-Fetch-Site") == "same-origin":
+        # Browsers send no Origin on a same-origin GET: the page is on the hub itself.
+        origin = f"{request.scheme}://{request.host}"
     if origin is None:
         if required:
             raise Forbidden("browser calls by public bot id must come with an Origin header")

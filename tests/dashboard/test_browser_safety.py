@@ -44,7 +44,7 @@ async def test_injected_markup_is_shown_as_text_and_never_runs(
                 inquiry=f"help {SCRIPT}",
                 transcript=[
                     {"user": "guest", "message": f"guest says {IMG}"},
-                    {"user": "assistant", "message": f"bot says {SCRIPT}"},
+                    {"user": "assistant", "message": f"bot says <b>bold</b> {SCRIPT} {IMG}"},
                 ],
                 data={"field": BREAKOUT, IMG: "key"},
             )
@@ -62,7 +62,10 @@ async def test_injected_markup_is_shown_as_text_and_never_runs(
         await expect(page.get_by_role("heading", level=1)).to_have_text(f"{IMG} {BREAKOUT}")
         transcript = page.get_by_role("region", name="Bot transcript")
         await expect(transcript).to_contain_text(f"guest says {IMG}")
-        await expect(transcript).to_contain_text(f"bot says {SCRIPT}")
+        # The bot's answer is HTML, as the user saw it: formatting kept, the rest dropped.
+        await expect(transcript).to_contain_text("bot says bold")
+        await expect(transcript.locator(".from-bot b")).to_have_text("bold")
+        await expect(transcript).not_to_contain_text("<b>")
         await expect(page.get_by_role("region", name="Escalation data")).to_contain_text(BREAKOUT)
         await hub.chatbot.send(cid, "u1", f"live {IMG} {SCRIPT} {BREAKOUT}")
         await expect(page.get_by_role("log")).to_contain_text(f"live {IMG} {SCRIPT} {BREAKOUT}")

@@ -451,3 +451,13 @@ async def test_a_rotated_bot_key_stops_working_at_once(hub):
         headers={"Authorization": f"Bearer {new_secret}"},
     )
     assert response.status == 201
+
+
+async def test_a_page_on_the_hubs_own_origin_may_use_the_public_id(hub):
+    """Browsers send no Origin on a same-origin GET; Sec-Fetch-Site says where it came from."""
+    own = str(hub.client.make_url("")).rstrip("/")
+    bot_id, _ = await add_bot(hub.app, "Demo bot", allowed_origins=[own])
+    same = {"X-Bot-Id": bot_id, "Sec-Fetch-Site": "same-origin"}
+    assert (await hub.client.get("/v1/availability", headers=same)).status == 200
+    elsewhere = {"X-Bot-Id": bot_id, "Sec-Fetch-Site": "cross-site"}
+    await expect_error(await hub.client.get("/v1/availability", headers=elsewhere), 403)
