@@ -257,7 +257,7 @@ Work = Callable[[Scope], Awaitable[T]]
 
 
 class _Job(Generic[T]):
-    __slots__ = ("conversations", "error", "future", "has_result", "isolated", "result", "work")
+    __slots__ = ("conversations", "error", "future", "isolated", "result", "work")
 
     def __init__(
         self,
@@ -275,7 +275,6 @@ class _Job(Generic[T]):
     def reset(self) -> None:
         self.result: Any = None
         self.error: BaseException | None = None
-        self.has_result = False
 
     def settle(self) -> None:
         if self.future.done():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,7 +87,5 @@ def json_response(model: BaseModel | dict[str, Any], status: int = 200) -> web.R
     if isinstance(model, BaseModel):
         text = model.model_dump_json(by_alias=True)
     else:
-        import json
-
         text = json.dumps(model, separators=(",", ":"))
     return web.Response(text=text, status=status, content_type="application/json")

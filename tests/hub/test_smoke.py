@@ -1,3 +1,6 @@
+from providers import Agent
+
+
 async def test_health_and_openapi(hub):
     response = await hub.client.get("/healthz")
     assert response.status == 200
@@ -12,7 +15,7 @@ async def test_escalate_and_agent_joins(hub):
     answer = await chatbot.escalate(inquiry="My order is late", user={"name": "Jo"})
     assert answer["status"] == "queued"
     cid = answer["conversationId"]
-    await hub.provider().context.agent_joined(cid, __import__("providers").Agent("a1", "Ana"))
+    await hub.provider().context.agent_joined(cid, Agent("a1", "Ana"))
     actions = await chatbot.actions(cid)
     assert actions[-1][0] == "setExternalInfo"
     assert actions[-1][1]["hub"]["status"] == "assigned"
