@@ -8,14 +8,17 @@ import json
 import logging
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import __version__
+from hub.agents.accounts import AgentAccounts
 from hub.clock import Clock, iso
-from hub.db import create_oneshot_engine
+from hub.db import create_database, create_oneshot_engine
 from hub.migrate import upgrade
 from hub.settings import ConfigError, Settings, check_origin, load_settings
 from hub.store.bots import create_bot, list_bots, set_callback
@@ -23,6 +26,26 @@ from hub.store.bots import create_bot, list_bots, set_callback
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
     return load_settings(args.config, **{k: v for k, v in overrides.items() if v is not None})
+
+
+@asynccontextmanager
+async def _transaction(settings: Settings) -> AsyncIterator[AsyncConnection]:
+    """One transaction on an engine made for this command alone."""
+    engine = create_oneshot_engine(settings.database_url)
+    try:
+        async with engine.begin() as conn:
+            yield conn
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def _accounts(settings: Settings) -> AsyncIterator[AgentAccounts]:
+    database = create_database(settings.database_url)
+    try:
+        yield AgentAccounts(database, Clock())
+    finally:
+        await database.dispose()
 
 
 def _configure_logging(level: str) -> None:
@@ -110,13 +133,9 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 async def _bots_add(
     settings: Settings, name: str, origins: list[str], callback_url: str | None
 ) -> dict[str, Any]:
-    engine = create_oneshot_engine(settings.database_url)
-    try:
-        async with engine.begin() as conn:
-            bot, secret = await create_bot(name, conn=conn, clock=Clock(), allowed_origins=origins)
-            callback_secret = await set_callback(bot.id, callback_url, conn=conn)
-    finally:
-        await engine.dispose()
+    async with _transaction(settings) as conn:
+        bot, secret = await create_bot(name, conn=conn, clock=Clock(), allowed_origins=origins)
+        callback_secret = await set_callback(bot.id, callback_url, conn=conn)
     created = {"id": bot.id, "name": bot.name, "secret": secret, "allowedOrigins": origins}
     if callback_url is not None:
         created.update(callbackUrl=callback_url, callbackSecret=callback_secret)
@@ -151,12 +170,8 @@ def cmd_bots_add(args: argparse.Namespace) -> int:
 
 
 async def _bots_callback(settings: Settings, bot_id: str, url: str | None) -> str | None:
-    engine = create_oneshot_engine(settings.database_url)
-    try:
-        async with engine.begin() as conn:
-            return await set_callback(bot_id, url, conn=conn)
-    finally:
-        await engine.dispose()
+    async with _transaction(settings) as conn:
+        return await set_callback(bot_id, url, conn=conn)
 
 
 def cmd_bots_callback(args: argparse.Namespace) -> int:
@@ -180,12 +195,8 @@ def cmd_bots_callback(args: argparse.Namespace) -> int:
 
 
 async def _bots_list(settings: Settings) -> list[dict[str, Any]]:
-    engine = create_oneshot_engine(settings.database_url)
-    try:
-        async with engine.connect() as conn:
-            bots = await list_bots(conn=conn)
-    finally:
-        await engine.dispose()
+    async with _transaction(settings) as conn:
+        bots = await list_bots(conn=conn)
     return [
         {
             "id": bot.id,
@@ -219,12 +230,8 @@ def cmd_bots_list(args: argparse.Namespace) -> int:
 
 
 async def _agents_add(settings: Settings, args: argparse.Namespace, password: str) -> Any:
-    from hub.agents.accounts import AgentAccounts
-    from hub.db import create_database
-
-    database = create_database(settings.database_url)
-    try:
-        return await AgentAccounts(database, Clock()).create(
+    async with _accounts(settings) as accounts:
+        return await accounts.create(
             args.email,
             args.name or args.email.split("@")[0],
             password,
@@ -233,8 +240,6 @@ async def _agents_add(settings: Settings, args: argparse.Namespace, password: st
             skills=args.skill,
             languages=args.language,
         )
-    finally:
-        await database.dispose()
 
 
 def cmd_agents_add(args: argparse.Namespace) -> int:
@@ -266,14 +271,8 @@ def cmd_agents_add(args: argparse.Namespace) -> int:
 
 
 async def _agents_list(settings: Settings) -> list[dict[str, Any]]:
-    from hub.agents.accounts import AgentAccounts
-    from hub.db import create_database
-
-    database = create_database(settings.database_url)
-    try:
-        agents = await AgentAccounts(database, Clock()).all()
-    finally:
-        await database.dispose()
+    async with _accounts(settings) as accounts:
+        agents = await accounts.all()
     return [
         {
             "id": a.id,
