@@ -1,5 +1,7 @@
 # The two commands of the README: `make run` starts a hub on embedded SQLite,
 # `make test` runs the whole suite. Both build the local virtualenv themselves.
+# `make run PORT=9000` / `make demo PORT=9000` listen on another port (HOST= likewise);
+# the demo keeps its own database (offload-hub-demo.db).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -13,11 +15,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+LISTEN = $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
+
 run: $(STAMP)
-	$(BIN)/offload-hub serve
+	$(BIN)/offload-hub serve $(LISTEN)
 
 demo: $(STAMP)
-	$(BIN)/offload-hub demo
+	$(BIN)/offload-hub demo $(LISTEN)
 
 services:
 	@bash scripts/ensure-services
@@ -33,4 +37,5 @@ test: $(STAMP) services browser lint
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) .pytest_cache offload-hub.db offload-hub.db-wal offload-hub.db-shm
+	rm -rf $(VENV) .pytest_cache offload-hub.db offload-hub.db-wal offload-hub.db-shm \
+		offload-hub-demo.db offload-hub-demo.db-wal offload-hub-demo.db-shm

@@ -46,12 +46,17 @@ GOING_AWAY = 1001
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, background: bool = True
+) -> web.Application:
+    """The hub. ``background=False`` (``offload-hub providers list``) starts the providers
+    without the work a serving hub does on its own: no scheduler, no outbox deliveries."""
     app = web.Application(
         middlewares=[error_middleware, cors_middleware],
         client_max_size=settings.limits.max_upload_bytes + 64 * 1024,
     )
     app[keys.SETTINGS] = settings
+    app[keys.BACKGROUND] = background
     app[keys.CLOCK] = clock or Clock()
     app[keys.BUS] = EventBus()
     app[keys.LIVE] = LiveChannel()
@@ -70,9 +75,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.router.add_get("/", to_dashboard)
     app.router.add_static("/static/", STATIC, name="static")
 
-    app.cleanup_ctx.extend(
-        [_database, _http_session, _core, _providers, lifecycle_ctx, chatlayer_ctx]
-    )
+    app.cleanup_ctx.extend([_database, _http_session, _core, _providers])
+    if background:
+        app.cleanup_ctx.extend([lifecycle_ctx, chatlayer_ctx])
     app.on_shutdown.append(_close_streams)
     return app
 
@@ -154,7 +159,8 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
         lifecycle=settings.lifecycle,
     )
     await journal.start()
-    await dispatcher.start()
+    if app[keys.BACKGROUND]:
+        await dispatcher.start()
     yield
     await dispatcher.stop()
     await journal.stop()

@@ -6,9 +6,11 @@ import argparse
 import asyncio
 import json
 import logging
+import re
 import secrets
+import socket
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,13 +21,24 @@ from hub import __version__
 from hub.agents.accounts import AgentAccounts
 from hub.clock import Clock, iso
 from hub.db import create_database, create_oneshot_engine
-from hub.migrate import upgrade
+from hub.migrate import DatabaseNotReady, check_schema, shown_url, upgrade
 from hub.settings import ConfigError, Settings, check_origin, load_settings
 from hub.store.bots import create_bot, list_bots, set_callback
 
+# ``offload-hub demo`` keeps its own database unless one is configured, so the demo's bot
+# and agent never mix with a real hub's (``make run`` and ``make demo`` side by side).
+DEMO_DATABASE_URL = "sqlite+aiosqlite:///./offload-hub-demo.db"
+
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
+    overrides["database_url"] = args.database_url
     return load_settings(args.config, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _ready(settings: Settings) -> None:
+    """Read-only commands: the database must exist at this hub's schema (nothing is made
+    or migrated); otherwise one line says what is wrong."""
+    asyncio.run(check_schema(settings.database_url))
 
 
 @asynccontextmanager
@@ -65,25 +78,54 @@ def _print_json(data: Any) -> None:
 # -- serve ------------------------------------------------------------------------------------
 
 
+def _listen(settings: Settings) -> tuple[socket.socket, Settings]:
+    """Bind the listening socket first, so what is printed (and the hub's own address, for
+    origins and links) is the address really served, also with ``--port 0``."""
+    try:
+        family = socket.getaddrinfo(settings.host, settings.port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.create_server((settings.host, settings.port), family=family)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {exc}") from None
+    port = sock.getsockname()[1]
+    return sock, settings.model_copy(update={"port": port})
+
+
+def _addresses(settings: Settings, sock: socket.socket) -> tuple[str, str]:
+    """(the address listened on, the address people use: ``public_url`` or the former)."""
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}", settings.public_base_url
+
+
+def _run(app: web.Application, sock: socket.socket, banner: str) -> None:
+    """Serve until SIGINT/SIGTERM; the banner is printed once the socket accepts."""
+
+    def started(_message: str) -> None:
+        print(banner, flush=True)
+
+    web.run_app(app, sock=sock, print=started, shutdown_timeout=10)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args, host=args.host, port=args.port)
     _configure_logging(settings.log_level)
     upgrade(settings.database_url)
     from hub.app import create_app
 
+    sock, settings = _listen(settings)
     app = create_app(settings)
-    base = settings.public_base_url
-    print(
-        f"offload-hub {__version__} on {base}\n"
-        f"  database:     {settings.database_url}\n"
+    listening, base = _addresses(settings, sock)
+    _run(
+        app,
+        sock,
+        f"offload-hub {__version__} listening on {listening}\n"
+        f"  database:     {shown_url(settings.database_url)}\n"
         f"  API:          {base}/v1/openapi.json\n"
         f"  health:       {base}/healthz  {base}/readyz\n"
         f"  dashboard:    {base}/dashboard/\n"
         f"  first admin:  offload-hub agents add you@example.com --admin\n"
         f"  add a bot:    offload-hub bots add 'My bot'   (prints its key once)\n",
-        flush=True,
     )
-    web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=10)
     return 0
 
 
@@ -91,29 +133,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """``serve``, plus the demo page, its bot (allowed from this hub) and a demo agent."""
+    """``serve``, plus the demo page, its bot (allowed from this hub) and a demo agent, on
+    the demo's own database unless one is configured."""
     settings = _settings(args, host=args.host, port=args.port)
+    if "database_url" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"database_url": DEMO_DATABASE_URL})
     _configure_logging(settings.log_level)
     upgrade(settings.database_url)
     from hub.app import create_app
     from hub.demo import mount_demo, prepare_demo
 
+    sock, settings = _listen(settings)
     demo = asyncio.run(prepare_demo(settings))
     app = create_app(settings)
     mount_demo(app, demo.bot_id)
-    base = settings.public_base_url
-    print(
-        f"offload-hub {__version__} demo on {base}\n"
-        f"  database:     {settings.database_url}\n"
+    listening, base = _addresses(settings, sock)
+    _run(
+        app,
+        sock,
+        f"offload-hub {__version__} demo listening on {listening}\n"
+        f"  database:     {shown_url(settings.database_url)}\n"
         f"  1. dashboard: {base}/dashboard/\n"
         f"     sign in as {demo.agent_email}  password: {demo.agent_password}\n"
         f"     (a new password at every start) and set your status to Online\n"
         f"  2. demo page: {base}/demo/\n"
         f"     pick 'Talk to a person': the chat arrives in the dashboard\n"
         f"  bot {demo.bot_id} takes browser calls from {', '.join(demo.origins)}\n",
-        flush=True,
     )
-    web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=10)
     return 0
 
 
@@ -212,7 +258,7 @@ async def _bots_list(settings: Settings) -> list[dict[str, Any]]:
 
 def cmd_bots_list(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    upgrade(settings.database_url)
+    _ready(settings)
     bots = asyncio.run(_bots_list(settings))
     if args.json:
         _print_json(bots)
@@ -229,11 +275,18 @@ def cmd_bots_list(args: argparse.Namespace) -> int:
 # -- agents -----------------------------------------------------------------------------------
 
 
+def name_from_email(email: str) -> str:
+    """A readable display name from an address: ``ana.garcia+desk@x`` gives "Ana Garcia"."""
+    local = email.split("@")[0].split("+")[0]
+    words = [word for word in re.split(r"[._\-\s]+|\d+", local) if word]
+    return " ".join(word[:1].upper() + word[1:] for word in words) or local or email
+
+
 async def _agents_add(settings: Settings, args: argparse.Namespace, password: str) -> Any:
     async with _accounts(settings) as accounts:
         return await accounts.create(
             args.email,
-            args.name or args.email.split("@")[0],
+            args.name or name_from_email(args.email),
             password,
             role="admin" if args.admin else "agent",
             max_chats=args.max_chats,
@@ -263,10 +316,14 @@ def cmd_agents_add(args: argparse.Namespace) -> int:
         print(f"{agent.role} {agent.display_name} <{agent.email}> added ({agent.id})")
         if generated:
             print(f"password: {password}")
-            print(
-                "It is shown once; the agent can sign in at "
-                f"{settings.public_base_url}/dashboard/ with it."
+            # Only a configured public_url is known to be where the hub is reached; the
+            # listen address of a hub running elsewhere (another --port) is not.
+            where = (
+                f"{settings.public_url.rstrip('/')}/dashboard/"
+                if settings.public_url
+                else ("the hub's /dashboard/")
             )
+            print(f"It is shown once; the agent signs in at {where} with it.")
     return 0
 
 
@@ -291,7 +348,7 @@ async def _agents_list(settings: Settings) -> list[dict[str, Any]]:
 
 def cmd_agents_list(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    upgrade(settings.database_url)
+    _ready(settings)
     agents = asyncio.run(_agents_list(settings))
     if args.json:
         _print_json(agents)
@@ -310,11 +367,9 @@ def cmd_agents_list(args: argparse.Namespace) -> int:
 # -- providers --------------------------------------------------------------------------------
 
 
-async def _providers(settings: Settings) -> dict[str, Any]:
+async def _providers(app: web.Application) -> dict[str, Any]:
     from hub import keys
-    from hub.app import create_app
 
-    app = create_app(settings)
     runner = web.AppRunner(app)
     await runner.setup()  # starts every instance and runs its check()
     try:
@@ -345,10 +400,13 @@ async def _providers(settings: Settings) -> dict[str, Any]:
 
 
 def cmd_providers_list(args: argparse.Namespace) -> int:
+    from hub.app import create_app
+
     settings = _settings(args)
     _configure_logging("CRITICAL")
-    upgrade(settings.database_url)
-    report = asyncio.run(_providers(settings))
+    app = create_app(settings, background=False)  # every instance's config is checked here
+    _ready(settings)
+    report = asyncio.run(_providers(app))
     if args.json:
         _print_json(report)
         return 0
@@ -376,37 +434,66 @@ def cmd_providers_list(args: argparse.Namespace) -> int:
 # -- the parser -------------------------------------------------------------------------------
 
 
+def _common_options(parser: argparse.ArgumentParser, *, default: Any) -> None:
+    """``--config`` and ``--database-url``, accepted before or after the command: the
+    top-level parser holds the defaults, each command's parser leaves them alone unless
+    the option is given there (argparse.SUPPRESS)."""
+    parser.add_argument(
+        "--config",
+        "-c",
+        default=default,
+        help="TOML config file (default: $OFFLOAD_HUB_CONFIG, if set)",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=default,
+        metavar="URL",
+        help="the database (default: $OFFLOAD_HUB_DATABASE_URL, the config file, "
+        "or sqlite+aiosqlite:///./offload-hub.db)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="offload-hub", description="The human-agent offload hub.")
     parser.add_argument("--version", action="version", version=f"offload-hub {__version__}")
-    parser.add_argument(
-        "--config", "-c", help="TOML config file (default: $OFFLOAD_HUB_CONFIG, if set)"
-    )
+    _common_options(parser, default=None)
+    common = argparse.ArgumentParser(add_help=False)
+    _common_options(common, default=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="migrate the database and run the hub")
-    serve.add_argument("--host", help="listen address (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="listen port (default 8080)")
-    serve.set_defaults(run=cmd_serve)
+    def command(
+        group: Any, name: str, help: str, run: Callable[[argparse.Namespace], int] | None = None
+    ) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = group.add_parser(name, help=help, parents=[common])
+        if run is not None:
+            sub.set_defaults(run=run)
+        return sub
 
-    demo = commands.add_parser(
-        "demo", help="serve the hub with a demo chatbot page and a demo agent"
+    def actions(name: str, help: str) -> Any:
+        return command(commands, name, help).add_subparsers(
+            dest=f"{name}_command", required=True, metavar="ACTION"
+        )
+
+    serve = command(commands, "serve", "migrate the database and run the hub", cmd_serve)
+    serve.add_argument("--host", help="listen address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default 8080; 0: any free port)")
+
+    demo = command(
+        commands,
+        "demo",
+        "serve the hub with a demo chatbot page and a demo agent (own database: "
+        "./offload-hub-demo.db unless one is configured)",
+        cmd_demo,
     )
     demo.add_argument("--host", help="listen address (default 127.0.0.1)")
-    demo.add_argument("--port", type=int, help="listen port (default 8080)")
-    demo.set_defaults(run=cmd_demo)
+    demo.add_argument("--port", type=int, help="listen port (default 8080; 0: any free port)")
 
-    db = commands.add_parser("db", help="database schema").add_subparsers(
-        dest="db_command", required=True, metavar="ACTION"
-    )
-    db_upgrade = db.add_parser("upgrade", help="apply the migrations")
+    db = actions("db", "database schema")
+    db_upgrade = command(db, "upgrade", "apply the migrations", cmd_db_upgrade)
     db_upgrade.add_argument("revision", nargs="?", default="head")
-    db_upgrade.set_defaults(run=cmd_db_upgrade)
 
-    bots = commands.add_parser("bots", help="chatbot instances").add_subparsers(
-        dest="bots_command", required=True, metavar="ACTION"
-    )
-    bots_add = bots.add_parser("add", help="register a bot; prints its secret key once")
+    bots = actions("bots", "chatbot instances")
+    bots_add = command(bots, "add", "register a bot; prints its secret key once", cmd_bots_add)
     bots_add.add_argument("name")
     bots_add.add_argument(
         "--origin",
@@ -418,24 +505,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--callback-url", help="POST every envelope of its conversations here (signed)"
     )
     bots_add.add_argument("--json", action="store_true", help="machine-readable output")
-    bots_add.set_defaults(run=cmd_bots_add)
-    bots_callback = bots.add_parser(
-        "callback", help="set (or, without URL, stop) a bot's callback URL; prints its secret"
+    bots_callback = command(
+        bots,
+        "callback",
+        "set (or, without URL, stop) a bot's callback URL; prints its secret",
+        cmd_bots_callback,
     )
     bots_callback.add_argument("bot_id")
     bots_callback.add_argument("url", nargs="?")
     bots_callback.add_argument("--json", action="store_true", help="machine-readable output")
-    bots_callback.set_defaults(run=cmd_bots_callback)
-    bots_list = bots.add_parser("list", help="the registered bots")
+    bots_list = command(bots, "list", "the registered bots (read-only)", cmd_bots_list)
     bots_list.add_argument("--json", action="store_true", help="machine-readable output")
-    bots_list.set_defaults(run=cmd_bots_list)
 
-    agents = commands.add_parser("agents", help="dashboard agents").add_subparsers(
-        dest="agents_command", required=True, metavar="ACTION"
+    agents = actions("agents", "dashboard agents")
+    agents_add = command(
+        agents, "add", "add an agent; prints a generated password once", cmd_agents_add
     )
-    agents_add = agents.add_parser("add", help="add an agent; prints a generated password once")
     agents_add.add_argument("email")
-    agents_add.add_argument("--name", help="display name (default: the email's local part)")
+    agents_add.add_argument(
+        "--name", help="display name (default: from the address, ana.garcia@... is Ana Garcia)"
+    )
     agents_add.add_argument("--admin", action="store_true", help="may manage agents and bots")
     agents_add.add_argument("--max-chats", type=int, default=3, help="concurrent chats (3)")
     agents_add.add_argument("--skill", action="append", default=[], help="a skill (repeatable)")
@@ -446,19 +535,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     agents_add.add_argument("--json", action="store_true", help="machine-readable output")
-    agents_add.set_defaults(run=cmd_agents_add)
-    agents_list = agents.add_parser("list", help="the agents")
+    agents_list = command(agents, "list", "the agents (read-only)", cmd_agents_list)
     agents_list.add_argument("--json", action="store_true", help="machine-readable output")
-    agents_list.set_defaults(run=cmd_agents_list)
 
-    providers = commands.add_parser("providers", help="provider adapters").add_subparsers(
-        dest="providers_command", required=True, metavar="ACTION"
-    )
-    providers_list = providers.add_parser(
-        "list", help="installed adapters, configured instances and their health"
+    providers = actions("providers", "provider adapters")
+    providers_list = command(
+        providers,
+        "list",
+        "installed adapters, configured instances and their health (read-only)",
+        cmd_providers_list,
     )
     providers_list.add_argument("--json", action="store_true", help="machine-readable output")
-    providers_list.set_defaults(run=cmd_providers_list)
     return parser
 
 
@@ -469,6 +556,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    except DatabaseNotReady as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

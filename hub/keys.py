@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from hub.settings import Settings
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+# False for a command that starts the hub only to look (no scheduler, no deliveries).
+BACKGROUND: web.AppKey[bool] = web.AppKey("background", bool)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 DATABASE: web.AppKey[Database] = web.AppKey("database")
 BUS: web.AppKey[EventBus] = web.AppKey("bus")
