@@ -50,7 +50,8 @@ async def _opened(request: web.Request, signed: Signed) -> Opened:
 async def _transfer_targets(
     request: web.Request, opened: Opened
 ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    """Agents who could take the chat now, and the queues that lead to this desk."""
+    """Agents who could take the chat now, and the queues that lead to this desk (for
+    another provider that transfers: the queues that lead to it, and no agents)."""
     hub = request.app[HUB]
     conversation = opened.conversation
     agents = [
@@ -62,6 +63,7 @@ async def _transfer_targets(
         if agent.id != conversation.agent_id
         and agent.presence != "offline"
         and agent.active < agent.max_chats
+        and opened.desk is not None
     ]
     queues = [
         {"value": f"queue:{queue.name}", "label": f"Queue: {queue.name}"}
@@ -222,6 +224,14 @@ async def transfer(request: web.Request, signed: Signed) -> web.StreamResponse:
     opened = await _opened(request, signed)
     target = text(await fields(request), "to", limit=200)
     kind, _, name = target.partition(":")
+    if opened.desk is None and may_act(opened, signed):
+        # Another provider holds it: the hub asks that provider to transfer it.
+        _, queues = await _transfer_targets(request, opened)
+        if kind != "queue" or target not in {queue["value"] for queue in queues}:
+            raise Invalid("to: choose a queue that leads to this conversation's provider")
+        await request.app[HUB][keys.SERVICE].transfer(opened.id, queue=name, agent_id=None)
+        inbox = link(request, "inbox")
+        return answer(request, {"url": inbox}, to=f"{inbox}?done=transferred")
     desk = require_action(opened, signed)
     if kind == "agent" and name:
         await desk.transfer_by(signed.agent.id, opened.id, to_agent=name)

@@ -10,7 +10,7 @@ import aiohttp
 from aiohttp import web
 
 from dashboard import create_dashboard, to_dashboard
-from hub import keys
+from hub import keys, media_links
 from hub.agents.accounts import AgentAccounts
 from hub.agents.live import LiveChannel
 from hub.agents.workspace import HubWorkspace
@@ -25,6 +25,7 @@ from hub.chatlayer.channel import ChatlayerChannel, chatlayer_ctx
 from hub.clock import Clock
 from hub.conversation.delivery import KIND as PROVIDER_KIND
 from hub.conversation.delivery import ProviderDelivery
+from hub.conversation.failover import Failover
 from hub.conversation.service import ConversationService
 from hub.db import create_database
 from hub.eventbus import EventBus
@@ -71,6 +72,7 @@ def create_app(
             inbound.router.add_routes(routes)
             app.add_subapp(f"/providers/{instance.name}/", inbound)
 
+    app.router.add_routes(media_links.routes)
     app.add_subapp("/dashboard/", create_dashboard(app))
     app.router.add_get("/", to_dashboard)
     app.router.add_static("/static/", STATIC, name="static")
@@ -119,13 +121,16 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
         backoff_base=settings.retry_base_seconds,
         backoff_cap=settings.retry_max_seconds,
     )
+    mover = Failover()
     dispatcher.register(
         PROVIDER_KIND,
         ProviderDelivery(
             app[keys.PROVIDERS],
             app[keys.DATABASE],
+            dispatcher,
             timeout=settings.provider_timeout_seconds,
             max_attempts=settings.delivery_attempts,
+            mover=mover,
         ),
     )
     app[keys.JOURNAL] = journal
@@ -157,11 +162,15 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
         router=app[keys.ROUTER],
         provider_timeout=settings.provider_timeout_seconds,
         lifecycle=settings.lifecycle,
+        workspace=app[keys.WORKSPACE],
     )
+    mover.reroute = app[keys.SERVICE].route
+    app[keys.FAILOVER] = mover
     await journal.start()
     if app[keys.BACKGROUND]:
         await dispatcher.start()
     yield
+    await mover.stop()
     await dispatcher.stop()
     await journal.stop()
 

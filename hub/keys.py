@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from hub.callbacks import CallbackDirectory
     from hub.chatlayer.channel import ChatlayerChannel
     from hub.clock import Clock
+    from hub.conversation.failover import Failover
     from hub.conversation.service import ConversationService
     from hub.db import Database
     from hub.eventbus import EventBus
@@ -46,4 +47,5 @@ WORKSPACE: web.AppKey[HubWorkspace] = web.AppKey("workspace")
 LIFECYCLE: web.AppKey[Lifecycle] = web.AppKey("lifecycle")
 SCHEDULER: web.AppKey[AsyncIOScheduler] = web.AppKey("scheduler")
 CALLBACKS: web.AppKey[CallbackDirectory] = web.AppKey("callbacks")
+FAILOVER: web.AppKey[Failover] = web.AppKey("failover")
 CHATLAYER: web.AppKey[ChatlayerChannel] = web.AppKey("chatlayer")

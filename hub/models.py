@@ -134,6 +134,10 @@ class Conversation(SQLModel, table=True):
 
 class Media(SQLModel, table=True):
     __tablename__ = "media"
+    __table_args__ = (
+        # A file an adapter stored for a platform's event: a replayed event stores nothing.
+        sa.UniqueConstraint("conversation_id", "source_event_id", name="uq_media_source_event"),
+    )
 
     id: str = Field(primary_key=True, sa_type=sa.String(40))
     conversation_id: str = Field(foreign_key="conversations.id", index=True, sa_type=sa.String(40))
@@ -143,6 +147,7 @@ class Media(SQLModel, table=True):
     size: int
     sha256: str = Field(sa_type=sa.String(64))
     content: bytes = Field(sa_type=sa.LargeBinary)
+    source_event_id: str | None = Field(default=None, sa_type=sa.String(200))
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
@@ -194,6 +199,29 @@ class ProviderEvent(SQLModel, table=True):
     event_id: str = Field(primary_key=True, sa_type=sa.String(200))
     conversation_id: str = Field(foreign_key="conversations.id", index=True, sa_type=sa.String(40))
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ProviderLink(SQLModel, table=True):
+    """A platform's own id for a conversation (``context.link``), per provider instance."""
+
+    __tablename__ = "provider_links"
+
+    instance: str = Field(primary_key=True, sa_type=sa.String(40))
+    platform_id: str = Field(primary_key=True, sa_type=sa.String(200))
+    conversation_id: str = Field(foreign_key="conversations.id", index=True, sa_type=sa.String(40))
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ProviderValue(SQLModel, table=True):
+    """An adapter's own small key-value store (``context.store``), per provider instance."""
+
+    __tablename__ = "provider_values"
+
+    instance: str = Field(primary_key=True, sa_type=sa.String(40))
+    key: str = Field(primary_key=True, sa_type=sa.String(200))
+    value: Any = Field(default=None, sa_type=sa.JSON)
+    expires_at: datetime | None = Field(default=None, index=True, sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class IdempotencyKey(SQLModel, table=True):

@@ -115,6 +115,8 @@ class Dispatcher:
         self.sweep_every = sweep_every
         self.handlers: dict[str, Handler] = {}
         self._lanes: dict[tuple[str, str | None], deque[Row]] = {}
+        # Lanes whose first row failed its last attempt: what is behind it is held.
+        self._failing: set[tuple[str, str | None]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._stopping = False
@@ -151,6 +153,10 @@ class Dispatcher:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def failing(self, target: str, conversation_id: str | None) -> bool:
+        """True while the first row of this lane waits for a retry (what follows is held)."""
+        return (target, conversation_id) in self._failing
+
     @property
     def pending(self) -> int:
         return sum(len(lane) for lane in self._lanes.values())
@@ -171,6 +177,7 @@ class Dispatcher:
                     await asyncio.sleep(delay)
         finally:
             self._lanes.pop(lane_key, None)
+            self._failing.discard(lane_key)
             if not self._lanes:
                 self._idle.set()
 
@@ -203,6 +210,7 @@ class Dispatcher:
         if row["attempts"] >= handler.max_attempts:
             await self._settle(row, "dead", error, handler.on_dead(row, error))
             return None
+        self._failing.add((row["target"], row["conversation_id"]))
         # A provider's own Retry-After is taken, up to the longest wait the hub allows.
         delay = min(after, self.backoff_cap) if after is not None else self.backoff(row["attempts"])
         await self._settle(row, "pending", error, handler.on_retry(row, error), delay=delay)
@@ -242,6 +250,8 @@ class Dispatcher:
 
         conversations = (row["conversation_id"],) if row["conversation_id"] else ()
         await self.journal.run(work, conversations=conversations)
+        if status != "pending":
+            self._failing.discard((row["target"], row["conversation_id"]))
 
     async def redeliver(self, event_id: str) -> bool:
         """Send a dead-lettered row again, from its first attempt (an admin's action)."""

@@ -8,14 +8,29 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+import sqlalchemy as sa
 from aiohttp import web
+from sqlalchemy.exc import IntegrityError
 
-from hub import keys
+from hub import keys, media_links
 from hub.conversation import agent_side, user_side
+from hub.models import Media, ProviderLink, table
 from hub.security.sanitize import clean_html
 from hub.store.conversations import get_conversation
 from hub.store.media import get_media
-from providers import Agent, MediaInfo, MessageStatus, ProviderContext, UnknownConversation
+from hub.store.provider_storage import HubAdapterStore, linked
+from providers import (
+    AdapterStore,
+    Agent,
+    MediaInfo,
+    MessageStatus,
+    ProviderContext,
+    UnknownConversation,
+)
+from providers.context import MAX_KEY_CHARS
+
+MEDIA = table(Media)
+LINKS = table(ProviderLink)
 
 if TYPE_CHECKING:
     from hub.agents.workspace import HubWorkspace
@@ -35,6 +50,7 @@ class HubProviderContext(ProviderContext):
         self.app = app
         self.instance = instance
         self.logger = logging.getLogger(f"offload_hub.providers.{instance}")
+        self._store: HubAdapterStore | None = None
 
     @property
     def http(self) -> aiohttp.ClientSession:
@@ -81,6 +97,7 @@ class HubProviderContext(ProviderContext):
         agent: Agent | None = None,
         event_id: str | None = None,
         media_id: str | None = None,
+        record_if_ended: bool = False,
     ) -> str:
         media = None
         if media_id is not None:
@@ -96,6 +113,7 @@ class HubProviderContext(ProviderContext):
             agent=agent,
             event_id=event_id,
             media=media,
+            record_if_ended=record_if_ended,
         )
 
     async def agent_typing(
@@ -158,9 +176,31 @@ class HubProviderContext(ProviderContext):
         )
 
     async def store_media(
-        self, conversation_id: str, name: str, content_type: str, content: bytes
+        self,
+        conversation_id: str,
+        name: str,
+        content_type: str,
+        content: bytes,
+        *,
+        event_id: str | None = None,
     ) -> MediaInfo:
+        if event_id is not None and not 1 <= len(event_id) <= MAX_KEY_CHARS:
+            raise ValueError(f"event_id is 1 to {MAX_KEY_CHARS} characters")
+
+        async def known(scope: Scope) -> Any:
+            return (
+                await scope.conn.execute(
+                    sa.select(MEDIA.c.id, MEDIA.c.name, MEDIA.c.content_type, MEDIA.c.size).where(
+                        MEDIA.c.conversation_id == conversation_id,
+                        MEDIA.c.source_event_id == event_id,
+                    )
+                )
+            ).first()
+
         async def store(scope: Scope) -> dict[str, Any]:
+            if event_id is not None and (first := await known(scope)) is not None:
+                await agent_side.owned(scope, conversation_id, self.instance, ended_ok=True)
+                return dict(first._mapping)
             await agent_side.owned(scope, conversation_id, self.instance)
             return await user_side.store_media(
                 scope,
@@ -169,10 +209,71 @@ class HubProviderContext(ProviderContext):
                 name=name,
                 content_type=content_type,
                 content=content,
+                source_event_id=event_id,
             )
 
         row = await self._journal.run(store, conversations=(conversation_id,))
-        return MediaInfo(row["id"], name, content_type, len(content), f"/v1/media/{row['id']}")
+        return MediaInfo(
+            row["id"], row["name"], row["content_type"], row["size"], f"/v1/media/{row['id']}"
+        )
+
+    def media_link(self, media_id: str, ttl: float = 3600.0) -> str:
+        return media_links.media_link(self.app, media_id, ttl)
+
+    async def link(self, conversation_id: str, platform_id: str) -> None:
+        if not isinstance(platform_id, str) or not 1 <= len(platform_id) <= MAX_KEY_CHARS:
+            raise ValueError(f"a platform id is a string of 1 to {MAX_KEY_CHARS} characters")
+        database = self.app[keys.DATABASE]
+
+        async def work(scope: Scope) -> None:
+            await agent_side.owned(scope, conversation_id, self.instance)
+
+        await self._journal.run(work, conversations=(conversation_id,))
+        try:
+            async with database.writer.begin() as conn:
+                await conn.execute(
+                    sa.insert(LINKS).values(
+                        instance=self.instance,
+                        platform_id=platform_id,
+                        conversation_id=conversation_id,
+                        created_at=self.app[keys.CLOCK].now(),
+                    )
+                )
+        except IntegrityError:
+            existing = await linked(database, self.instance, platform_id)
+            if existing != conversation_id:
+                raise ValueError(
+                    f"platform id {platform_id!r} is linked to another conversation"
+                ) from None
+
+    async def lookup(self, platform_id: str) -> str | None:
+        return await linked(self.app[keys.DATABASE], self.instance, platform_id)
+
+    @property
+    def store(self) -> AdapterStore:
+        if self._store is None:
+            self._store = HubAdapterStore(
+                self.app[keys.DATABASE], self.app[keys.CLOCK], self.instance
+            )
+        return self._store
+
+    async def request_transfer(
+        self,
+        conversation_id: str,
+        *,
+        queue: str | None = None,
+        agent_id: str | None = None,
+        next_step: bool = False,
+        event_id: str | None = None,
+    ) -> None:
+        await self.app[keys.SERVICE].move(
+            conversation_id,
+            instance=self.instance,
+            queue=queue,
+            agent_id=agent_id,
+            next_step=next_step,
+            event_id=event_id,
+        )
 
     async def read_media(self, media_id: str) -> tuple[MediaInfo, bytes]:
         async with self.app[keys.DATABASE].read() as conn:

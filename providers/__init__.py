@@ -14,7 +14,7 @@ from providers.capabilities import (
     SupportsTransfer,
     SupportsUserTyping,
 )
-from providers.context import MessageStatus, ProviderContext
+from providers.context import CLOSE_REASONS, AdapterStore, MessageStatus, ProviderContext
 from providers.errors import (
     ConversationEnded,
     ProviderAuthError,
@@ -45,7 +45,9 @@ from providers.values import (
 ENTRY_POINT_GROUP = "offload_hub.providers"
 
 __all__ = [
+    "CLOSE_REASONS",
     "ENTRY_POINT_GROUP",
+    "AdapterStore",
     "Agent",
     "Availability",
     "AvailabilityRequest",

@@ -2,15 +2,22 @@
 
 Every ``conversation_id`` is the hub's id (``Handoff.conversation_id``). Calls that carry an
 ``event_id`` are idempotent on it: an echoed or replayed event changes nothing the second
-time. Calls about a conversation this instance does not own raise ``UnknownConversation``;
+time, and answers as it did the first time, even after the conversation ended or moved on.
+Calls about a conversation this instance does not own raise ``UnknownConversation``;
 calls about one that has ended raise ``ConversationEnded``.
+
+Besides reporting, the context keeps what an adapter would otherwise need a database
+for: the link between a platform's own chat id and the hub's conversation
+(``link`` / ``lookup``), a small key-value store (``store``), files (``store_media``,
+``media_link``); and it takes a platform's request to move a conversation on
+(``request_transfer``).
 """
 
 from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
 
@@ -20,6 +27,47 @@ if TYPE_CHECKING:
     from providers.workspace import Workspace
 
 MessageStatus = Literal["delivered", "read", "failed"]
+# The reasons a closing shows in the hub (``Closing.reason``, ``conversation_closed``):
+# any short label is taken; these are the ones the hub itself uses.
+CLOSE_REASONS = (
+    "closed-by-agent",
+    "resolved",
+    "no-response",
+    "duplicate",
+    "spam",
+    "other",
+    "idle",
+)
+
+MAX_KEY_CHARS = 200
+MAX_VALUE_BYTES = 64 * 1024
+
+
+class AdapterStore(ABC):
+    """A small key-value store of one provider instance, kept by the hub (in its
+    database, so it survives restarts and is shared by every hub process).
+
+    Keys are strings of 1 to 200 characters; values anything JSON can hold, up to 64 KiB
+    encoded. A value given a ``ttl`` (seconds) is gone after that long. Use it for what an
+    adapter must remember across restarts: ids it has sent, a platform's cursor, a token.
+    """
+
+    @abstractmethod
+    async def get(self, key: str) -> Any:
+        """The value, or None when there is none (or it expired)."""
+
+    @abstractmethod
+    async def set(self, key: str, value: Any, *, ttl: float | None = None) -> None:
+        """Keep ``value`` under ``key`` (replacing what was there)."""
+
+    @abstractmethod
+    async def add(self, key: str, value: Any, *, ttl: float | None = None) -> bool:
+        """Keep ``value`` only if ``key`` has none: True when it was added, False when the
+        key was taken (by this or another hub process). The way to do a thing once."""
+
+    @abstractmethod
+    async def delete(self, key: str) -> None:
+        """Forget ``key`` (nothing happens when it has no value)."""
 
 
 class ProviderContext(ABC):
@@ -66,11 +114,14 @@ class ProviderContext(ABC):
         agent: Agent | None = None,
         event_id: str | None = None,
         media_id: str | None = None,
+        record_if_ended: bool = False,
     ) -> str:
         """The agent wrote; ``html`` is sanitised by the hub. Returns the message's externalId.
 
         On a conversation that became a ticket the message is recorded on it (agents see
-        it in the dashboard) but not shown to the chatbot, which is back with the bot."""
+        it in the dashboard) but not shown to the chatbot, which is back with the bot. On
+        one that ended otherwise it is ``ConversationEnded``, unless ``record_if_ended``:
+        then it is recorded the same way (a late email reply, say)."""
 
     @abstractmethod
     async def agent_typing(
@@ -122,10 +173,63 @@ class ProviderContext(ABC):
 
     @abstractmethod
     async def store_media(
-        self, conversation_id: str, name: str, content_type: str, content: bytes
+        self,
+        conversation_id: str,
+        name: str,
+        content_type: str,
+        content: bytes,
+        *,
+        event_id: str | None = None,
     ) -> MediaInfo:
-        """Keep a file an agent sent, to attach to ``agent_message(media_id=...)``."""
+        """Keep a file an agent sent, to attach to ``agent_message(media_id=...)``.
+
+        With ``event_id`` (the platform's id for the event that carried the file), a
+        replay stores nothing new and returns the first file."""
 
     @abstractmethod
     async def read_media(self, media_id: str) -> tuple[MediaInfo, bytes]:
         """A file of one of this instance's conversations (for example a user's upload)."""
+
+    @abstractmethod
+    def media_link(self, media_id: str, ttl: float = 3600.0) -> str:
+        """An absolute URL of a file of this instance's conversations that works without
+        any other credential for ``ttl`` seconds (for a platform to download it)."""
+
+    @abstractmethod
+    async def link(self, conversation_id: str, platform_id: str) -> None:
+        """Remember the platform's own id for a conversation this instance holds, so
+        that ``lookup(platform_id)`` finds it again (in any hub process, after restarts).
+
+        Linking the same pair again changes nothing; a platform id already linked to
+        another conversation is a ``ValueError``."""
+
+    @abstractmethod
+    async def lookup(self, platform_id: str) -> str | None:
+        """The hub's conversation id linked to ``platform_id`` by this instance, or None."""
+
+    @property
+    @abstractmethod
+    def store(self) -> AdapterStore:
+        """This instance's key-value store."""
+
+    @abstractmethod
+    async def request_transfer(
+        self,
+        conversation_id: str,
+        *,
+        queue: str | None = None,
+        agent_id: str | None = None,
+        next_step: bool = False,
+        event_id: str | None = None,
+    ) -> None:
+        """The platform moves the conversation on; give exactly one of:
+
+        - ``queue``: the hub routes it into that queue (the hub's queue name), from the
+          first step of its chain;
+        - ``agent_id``: an agent of the hub's own desk (an ``AgentAccount`` id) takes it;
+        - ``next_step=True``: the next step of its current chain takes it.
+
+        The user sees the agent leave, then what the new holder does (the queue, an
+        agent joining, a ticket). This instance no longer holds the conversation after;
+        it gets ``close(reason="transfer")``. An unknown queue or agent, or no next step,
+        is a ``ValueError`` and changes nothing."""

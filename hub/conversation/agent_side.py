@@ -42,6 +42,35 @@ async def owned(
     return conversation
 
 
+async def _first_answer(scope: Scope, instance: str, event_id: str | None) -> str | None:
+    """The conversation of an event this instance reported before, if it did."""
+    if event_id is None:
+        return None
+    return await scope.conn.scalar(  # type: ignore[no-any-return]
+        sa.select(PROVIDER_EVENTS.c.conversation_id).where(
+            PROVIDER_EVENTS.c.instance == instance, PROVIDER_EVENTS.c.event_id == event_id
+        )
+    )
+
+
+async def held(
+    scope: Scope,
+    conversation_id: str,
+    instance: str,
+    event_id: str | None,
+    *,
+    ended_ok: bool = False,
+) -> ConversationState | None:
+    """``owned``, except that an event reported before answers as the first time (None)
+    even when the conversation has ended or moved on since."""
+    try:
+        return await owned(scope, conversation_id, instance, ended_ok=ended_ok)
+    except (UnknownConversation, ConversationEnded):
+        if await _first_answer(scope, instance, event_id) == conversation_id:
+            return None
+        raise
+
+
 async def seen(scope: Scope, instance: str, event_id: str | None, conversation_id: str) -> bool:
     """True if this event id was already handled; otherwise records it (with the unit)."""
     if event_id is None:
@@ -107,8 +136,8 @@ def join(scope: Scope, conversation: ConversationState, agent: Agent) -> None:
 async def agent_joined(
     scope: Scope, *, instance: str, conversation_id: str, agent: Agent, event_id: str | None
 ) -> None:
-    conversation = await owned(scope, conversation_id, instance)
-    if await seen(scope, instance, event_id, conversation_id):
+    conversation = await held(scope, conversation_id, instance, event_id)
+    if conversation is None or await seen(scope, instance, event_id, conversation_id):
         return
     if conversation["status"] == "assigned" and conversation["agent_id"] == agent.id:
         await _profile(scope, conversation, agent)
@@ -124,8 +153,8 @@ async def agent_left(
     reason: str | None,
     event_id: str | None,
 ) -> None:
-    conversation = await owned(scope, conversation_id, instance)
-    if await seen(scope, instance, event_id, conversation_id):
+    conversation = await held(scope, conversation_id, instance, event_id)
+    if conversation is None or await seen(scope, instance, event_id, conversation_id):
         return
     leave(scope, conversation)
 
@@ -162,14 +191,19 @@ async def agent_message(
     agent: Agent | None,
     event_id: str | None,
     media: MediaInfo | None,
+    record_if_ended: bool = False,
 ) -> str:
     """Store and show an agent message (already sanitised); returns its externalId.
 
     On a ticket (the chat went back to the bot) the reply is recorded on the conversation,
     where agents and the snapshot see it, but not shown to the chatbot."""
-    conversation = await owned(scope, conversation_id, instance, ended_ok=True)
-    on_ticket = conversation["status"] == "ticket"
+    conversation = await held(scope, conversation_id, instance, event_id, ended_ok=True)
+    if conversation is None:
+        return await _message_of(scope, conversation_id, event_id)
+    on_ticket = conversation["status"] == "ticket" or (record_if_ended and not conversation.is_open)
     if not conversation.is_open and not on_ticket:
+        if await _first_answer(scope, instance, event_id) == conversation_id:
+            return await _message_of(scope, conversation_id, event_id)
         raise ConversationEnded(f"conversation {conversation_id!r} has ended")
     if await seen(scope, instance, event_id, conversation_id):
         existing = await scope.conn.scalar(
@@ -233,6 +267,19 @@ async def agent_message(
     return message_id
 
 
+async def _message_of(scope: Scope, conversation_id: str, event_id: str | None) -> str:
+    """The externalId the first delivery of an agent message event was given."""
+    found = await scope.conn.scalar(
+        sa.select(MESSAGES.c.id).where(
+            MESSAGES.c.conversation_id == conversation_id,
+            MESSAGES.c.source_event_id == event_id,
+        )
+    )
+    if found is None:
+        raise ConversationEnded(f"conversation {conversation_id!r} has ended")
+    return found  # type: ignore[no-any-return]
+
+
 def _agent_row(
     message_id: str,
     conversation_id: str,
@@ -290,8 +337,8 @@ async def _profile(scope: Scope, conversation: ConversationState, agent: Agent) 
 async def agent_profile(
     scope: Scope, *, instance: str, conversation_id: str, agent: Agent, event_id: str | None
 ) -> None:
-    conversation = await owned(scope, conversation_id, instance)
-    if await seen(scope, instance, event_id, conversation_id):
+    conversation = await held(scope, conversation_id, instance, event_id)
+    if conversation is None or await seen(scope, instance, event_id, conversation_id):
         return
     if conversation["agent_id"] != agent.id:
         return  # a profile of someone not in this conversation changes nothing here
@@ -307,8 +354,8 @@ async def message_status(
     status: str,
     event_id: str | None,
 ) -> None:
-    conversation = await owned(scope, conversation_id, instance, ended_ok=True)
-    if await seen(scope, instance, event_id, conversation_id):
+    conversation = await held(scope, conversation_id, instance, event_id, ended_ok=True)
+    if conversation is None or await seen(scope, instance, event_id, conversation_id):
         return
     try:
         await ticks.advance(scope, conversation, message_id, status)
@@ -341,8 +388,10 @@ async def queue_update(
 async def conversation_closed(
     scope: Scope, *, instance: str, conversation_id: str, reason: str, event_id: str | None
 ) -> None:
-    conversation = await owned(scope, conversation_id, instance, ended_ok=True)
-    if not conversation.is_open or await seen(scope, instance, event_id, conversation_id):
+    conversation = await held(scope, conversation_id, instance, event_id, ended_ok=True)
+    if conversation is None or not conversation.is_open:
+        return
+    if await seen(scope, instance, event_id, conversation_id):
         return
     end(scope, conversation, reason=reason, by="agent", announce=True)
 
@@ -350,8 +399,10 @@ async def conversation_closed(
 async def ticket_created(
     scope: Scope, *, instance: str, conversation_id: str, ticket_id: str, event_id: str | None
 ) -> None:
-    conversation = await owned(scope, conversation_id, instance, ended_ok=True)
-    if not conversation.is_open or await seen(scope, instance, event_id, conversation_id):
+    conversation = await held(scope, conversation_id, instance, event_id, ended_ok=True)
+    if conversation is None or not conversation.is_open:
+        return
+    if await seen(scope, instance, event_id, conversation_id):
         return
     stop_typing(scope, conversation)
     scope.emit(conversation, *actions.system_message("ticket-created", ticketId=ticket_id))

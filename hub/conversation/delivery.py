@@ -1,23 +1,29 @@
 """User-side work for a provider, carried by the outbox: messages, reads, closings.
 
-A message is acknowledged with ``SINGLE_TICK`` once the adapter's ``deliver`` returns,
-shows ``WAITING_TICK`` after its first failed attempt, and ``ERROR_TICK`` when the retry
-budget is spent (or the adapter refuses it for good).
+A message is acknowledged with ``SINGLE_TICK`` once the adapter's ``deliver`` returns.
+While the provider fails, every message held for it shows ``WAITING_TICK`` (the one being
+retried and each one queued behind it). A refusal (``ProviderRefused``) is final: that
+message shows ``ERROR_TICK``. A provider that cannot be reached (transient errors,
+``ProviderUnavailable``, timeouts) until the retry budget is spent, or that is reported
+unhealthy while a message waits, loses the conversation: it moves to the next step of its
+chain (:mod:`hub.conversation.failover`), where the held messages go.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
 
-from hub.conversation import ticks
+from hub import actions
+from hub.conversation import failover, ticks
 from hub.db import Database
 from hub.journal import ConversationState, Scope
-from hub.models import Message, table
+from hub.models import Message, Outbox, table
 from hub.outbox import Dispatcher, GiveUp, Retry, Row, stage
 from hub.plugins import ProviderHost
 from hub.store.conversations import get_conversation
@@ -32,12 +38,20 @@ from providers import (
     ProviderAuthError,
     ProviderRefused,
     ProviderTransientError,
+    ProviderUnavailable,
     SupportsReadReceipts,
     UnknownConversation,
 )
 
+log = logging.getLogger(__name__)
+
 MESSAGES = table(Message)
+OUTBOX = table(Outbox)
 KIND = "provider"
+# What a held message may be: stored (not sent yet) or waiting (a failed attempt).
+HELD = ("stored", "waiting")
+# Row marker: the last attempt failed because the provider could not be reached.
+UNREACHABLE = "_unreachable"
 
 
 def target(instance: str) -> str:
@@ -47,14 +61,23 @@ def target(instance: str) -> str:
 def stage_message(
     scope: Scope, conversation: ConversationState, message_id: str, dispatcher: Dispatcher | None
 ) -> None:
+    """Send a user message to the conversation's provider; if that provider is failing
+    now, the message is held behind the retried one and shows ``WAITING_TICK`` at once."""
+    lane = target(conversation["provider"])
     stage(
         scope,
-        target=target(conversation["provider"]),
+        target=lane,
         kind="deliver",
         conversation_id=conversation.id,
         payload={"messageId": message_id},
         dispatcher=dispatcher,
     )
+    if dispatcher is not None and dispatcher.failing(lane, conversation.id):
+        if scope.recall(("message-status", message_id)) is None:
+            scope.note(("message-status", message_id), "stored")
+        scope.emit(conversation, *actions.tick(message_id, "WAITING_TICK"))
+        scope.note(("message-status", message_id), "waiting")
+        scope.stage(sa.update(MESSAGES).where(MESSAGES.c.id == message_id).values(status="waiting"))
 
 
 def stage_read(
@@ -98,7 +121,7 @@ async def stage_undelivered(
         .where(
             MESSAGES.c.conversation_id == conversation.id,
             MESSAGES.c.author == "user",
-            MESSAGES.c.status == "stored",
+            MESSAGES.c.status.in_(HELD),
         )
         .order_by(MESSAGES.c.seq)
     )
@@ -113,29 +136,99 @@ async def _tick(conversation_id: str, message_id: str, status: str, scope: Scope
     await ticks.advance(scope, conversation, message_id, status)
 
 
+async def _hold(row: Row, scope: Scope) -> None:
+    """The provider failed: every message of this lane still to go shows WAITING_TICK."""
+    conversation = await scope.conversation(row["conversation_id"])
+    held = await scope.conn.scalars(
+        sa.select(OUTBOX.c.payload).where(
+            OUTBOX.c.target == row["target"],
+            OUTBOX.c.conversation_id == row["conversation_id"],
+            OUTBOX.c.kind == "deliver",
+            OUTBOX.c.status == "pending",
+        )
+    )
+    message_ids = [row["payload"]["messageId"]]
+    message_ids += [p["messageId"] for p in held if p["messageId"] not in message_ids]
+    for message_id in message_ids:
+        await ticks.advance(scope, conversation, message_id, "waiting")
+
+
+async def _dead(
+    row: Row,
+    error: str,
+    move_on: bool,
+    dispatcher: Dispatcher,
+    mover: failover.Failover | None,
+    scope: Scope,
+) -> None:
+    """A delivery that will not be retried: the conversation moves on (the provider is
+    unreachable) or the message shows ERROR_TICK (refused, or nowhere to move)."""
+    instance = row["target"].split(":", 1)[1]
+    conversation = await scope.conversation(row["conversation_id"])
+    message_id = row["payload"]["messageId"]
+    if conversation.is_open and conversation["provider"] != instance:
+        return  # it moved on already: the message goes to the provider that holds it now
+    if move_on and conversation.is_open:
+        log.warning(
+            "provider %s is unreachable for conversation %s (%s): moving it to the next step",
+            instance,
+            conversation.id,
+            error,
+        )
+        await failover.move_on(
+            scope, conversation, instance=instance, dispatcher=dispatcher, failover=mover
+        )
+        return
+    if await ticks.advance(scope, conversation, message_id, "failed"):
+        log.warning(
+            "message %s of conversation %s was not delivered to provider %s: %s (ERROR_TICK)",
+            message_id,
+            conversation.id,
+            instance,
+            error,
+        )
+
+
 class ProviderDelivery:
     """The outbox handler for ``provider:<instance>`` rows."""
 
     def __init__(
-        self, host: ProviderHost, database: Database, *, timeout: float, max_attempts: int
+        self,
+        host: ProviderHost,
+        database: Database,
+        dispatcher: Dispatcher,
+        *,
+        timeout: float,
+        max_attempts: int,
+        mover: failover.Failover | None = None,
     ) -> None:
         self.host = host
         self.database = database
+        self.dispatcher = dispatcher
+        self.mover = mover
         self.timeout = timeout
         self.max_attempts = max_attempts
 
     async def attempt(self, row: Row) -> Callable[[Scope], Awaitable[None]] | None:
+        row[UNREACHABLE] = False
         instance_name = row["target"].split(":", 1)[1]
         instance = self.host.get(instance_name)
         if instance is None or instance.provider is None:
             raise GiveUp(f"provider instance {instance_name!r} does not exist")
-        if not instance.usable:
-            raise Retry(f"provider {instance_name} is unavailable: {instance.detail}")
         provider = instance.provider
         async with self.database.read() as conn:
             conversation = await get_conversation(row["conversation_id"], conn=conn)
             if conversation is None:
                 raise GiveUp("the conversation no longer exists")
+            if row["kind"] != "close" and conversation.provider != instance_name:
+                raise GiveUp(f"the conversation moved on from provider {instance_name}")
+            if not instance.usable:
+                # Unhealthy while a message waits: the conversation moves on now.
+                row[UNREACHABLE] = row["kind"] == "deliver"
+                unavailable = f"provider {instance_name} is unavailable: {instance.detail}"
+                if row[UNREACHABLE] and conversation.status in ("queued", "assigned"):
+                    raise GiveUp(unavailable)
+                raise Retry(unavailable)
             ref = ConversationRef(conversation.id, conversation.provider_ref)
             payload = row["payload"]
             call: Awaitable[Any]
@@ -155,13 +248,19 @@ class ProviderDelivery:
         try:
             await asyncio.wait_for(call, self.timeout)
         except ProviderTransientError as exc:
+            row[UNREACHABLE] = True
             raise Retry(str(exc) or "temporary failure", after=exc.retry_after) from None
+        except ProviderUnavailable as exc:
+            row[UNREACHABLE] = True
+            raise Retry(f"unavailable: {exc.reason}: {exc}") from None
         except ProviderAuthError as exc:
             instance.report(False, f"credentials rejected: {exc}")
+            row[UNREACHABLE] = True
             raise Retry(f"credentials rejected: {exc}") from None
         except (ProviderRefused, UnknownConversation, ConversationEnded) as exc:
             raise GiveUp(f"{type(exc).__name__}: {exc}") from None
         except TimeoutError:
+            row[UNREACHABLE] = True
             raise Retry(f"no answer within {self.timeout:g}s") from None
         if row["kind"] == "deliver":
             return partial(_tick, row["conversation_id"], row["payload"]["messageId"], "delivered")
@@ -187,11 +286,29 @@ class ProviderDelivery:
         )
 
     def on_retry(self, row: Row, error: str) -> Callable[[Scope], Awaitable[None]] | None:
-        if row["kind"] == "deliver" and row["attempts"] == 1:
-            return partial(_tick, row["conversation_id"], row["payload"]["messageId"], "waiting")
+        log.warning(
+            "%s to provider %s failed for conversation %s (attempt %d of %d): %s",
+            row["kind"],
+            row["target"].split(":", 1)[1],
+            row["conversation_id"],
+            row["attempts"],
+            self.max_attempts,
+            error,
+        )
+        if row["kind"] == "deliver":
+            return partial(_hold, row)
         return None
 
     def on_dead(self, row: Row, error: str) -> Callable[[Scope], Awaitable[None]] | None:
         if row["kind"] == "deliver":
-            return partial(_tick, row["conversation_id"], row["payload"]["messageId"], "failed")
+            return partial(
+                _dead, row, error, bool(row.get(UNREACHABLE)), self.dispatcher, self.mover
+            )
+        log.warning(
+            "%s to provider %s for conversation %s given up: %s",
+            row["kind"],
+            row["target"].split(":", 1)[1],
+            row["conversation_id"],
+            error,
+        )
         return None

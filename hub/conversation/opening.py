@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from hub import actions
 from hub.conversation.delivery import stage_undelivered
 from hub.conversation.ending import end
+from hub.conversation.failover import fail_held
 from hub.errors import Invalid
 from hub.ids import new_id
 from hub.journal import Scope
@@ -190,6 +191,8 @@ async def ticketed(
     if not conversation.is_open or conversation["provider"] != instance:
         return False
     conversation.set(provider_ref=ref)
+    if conversation["deadline_kind"] == "moving":
+        await fail_held(scope, conversation)  # a live chat that failed over to a ticket
     if skipped_reason is not None:
         scope.emit_all(conversation, [actions.system_message(reason_message(skipped_reason))])
     scope.emit_all(conversation, [actions.system_message("ticket-created", ticketId=ticket_id)])
@@ -211,6 +214,8 @@ async def unserved(scope: Scope, conversation_id: str, *, reason: str) -> bool:
     if not conversation.is_open:
         return False
     conversation.set(provider=None, provider_ref=None)
+    if conversation["deadline_kind"] == "moving":
+        await fail_held(scope, conversation)
     scope.emit_all(conversation, [actions.system_message(reason_message(reason))])
     end(scope, conversation, reason=reason, by="hub", announce=False)
     return True

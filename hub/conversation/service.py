@@ -15,12 +15,12 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from hub.conversation import opening, user_side
+from hub.conversation import agent_side, failover, opening, user_side
 from hub.conversation.user_side import Stored
 from hub.db import Database
 from hub.errors import Conflict, NotFound
-from hub.journal import Journal
-from hub.models import Conversation
+from hub.journal import Journal, Scope
+from hub.models import OPEN_STATUSES, Conversation
 from hub.outbox import Dispatcher
 from hub.plugins import Instance, ProviderHost
 from hub.routing import Router
@@ -37,6 +37,7 @@ from providers import (
     ProviderError,
     ProviderRefused,
     ProviderUnavailable,
+    SupportsTransfer,
     SupportsUserTyping,
     TicketCreated,
     TranscriptItem,
@@ -104,7 +105,9 @@ class ConversationService:
         router: Router,
         provider_timeout: float,
         lifecycle: Lifecycle,
+        workspace: Any = None,
     ) -> None:
+        self.workspace = workspace
         self.database = database
         self.journal = journal
         self.dispatcher = dispatcher
@@ -128,8 +131,19 @@ class ConversationService:
             return await asyncio.wait_for(
                 instance.provider.availability(request), self.provider_timeout
             )
+        except ProviderAuthError as exc:
+            instance.report(False, f"credentials rejected: {exc}")
+            return None
+        except (ProviderError, TimeoutError) as exc:  # expected: one line, no traceback
+            log.warning(
+                "provider %s could not answer availability: %s: %s",
+                instance.name,
+                type(exc).__name__,
+                exc or f"no answer within {self.provider_timeout:g}s",
+            )
+            return None
         except Exception:
-            log.warning("provider %s failed to answer availability", instance.name, exc_info=True)
+            log.exception("provider %s crashed answering availability", instance.name)
             return None
 
     async def availability(
@@ -322,6 +336,144 @@ class ConversationService:
             conversations=(conversation_id,),
         )
 
+    # -- transfers -------------------------------------------------------------------------
+
+    async def move(
+        self,
+        conversation_id: str,
+        *,
+        instance: str,
+        queue: str | None = None,
+        agent_id: str | None = None,
+        next_step: bool = False,
+        event_id: str | None = None,
+    ) -> None:
+        """A provider hands the conversation on (``ProviderContext.request_transfer``): to
+        a queue (routed from its first step), an agent of the hub's desk, or the next step
+        of its chain. ``ValueError`` for a target that does not exist; nothing changes."""
+        if sum((queue is not None, agent_id is not None, bool(next_step))) != 1:
+            raise ValueError("give exactly one of queue, agent_id and next_step")
+        async with self.database.read() as conn:
+            conversation = await get_conversation(conversation_id, conn=conn)
+        if conversation is None or conversation.provider != instance:
+
+            async def replayed(scope: Scope) -> None:
+                # A replay answers as the first time; anything else is unknown here.
+                await agent_side.held(scope, conversation_id, instance, event_id)
+
+            await self.journal.run(replayed, conversations=(conversation_id,))
+            return
+        current = self.router.get(conversation.queue)
+        chain: list[ChainStep] = []
+        start = 0
+        if queue is not None:
+            target = self.router.get(queue)
+            if target is None or not target.enabled:
+                raise ValueError(f"queue {queue!r} does not exist or is disabled")
+            chain = target.chain
+        elif agent_id is not None:
+            desk = await self._desk_for(agent_id, current)
+            chain = [ChainStep(provider=desk)]
+        else:
+            if current is not None:
+                chain = current.out_of_hours if conversation.after_hours else current.chain
+            start = conversation.chain_step + 1
+            if start >= len(chain):
+                raise ValueError("the conversation is at the last step of its chain")
+
+        async def hand_off(scope: Scope) -> bool:
+            state = await agent_side.held(scope, conversation_id, instance, event_id)
+            if state is None or await agent_side.seen(scope, instance, event_id, conversation_id):
+                return False
+            await failover.move_on(
+                scope,
+                state,
+                instance=instance,
+                dispatcher=self.dispatcher,
+                failover=None,
+                reason="transfer",
+            )
+            if queue is not None:
+                state.set(queue=queue, after_hours=False)
+            return True
+
+        if not await self.journal.run(hand_off, conversations=(conversation_id,)):
+            return  # a replay: it was moved the first time
+        async with self.database.read() as conn:
+            moved = await get_conversation(conversation_id, conn=conn)
+        assert moved is not None
+        await self._walk(moved, chain, start, [], moved.after_hours)
+        if agent_id is not None:
+            await self._to_agent(conversation_id, chain[0].provider, agent_id)
+
+    async def _desk_for(self, agent_id: str, queue: QueueSettings | None) -> str:
+        """The desk instance an agent of the hub takes a transfer on (the queue's, if any)."""
+        workspace = self.workspace
+        if workspace is None or await workspace.agent(agent_id) is None:
+            raise ValueError(f"agent {agent_id!r} does not exist")
+        desks = [i.name for i in self.host if i.usable and workspace.desk_for(i.name)]
+        in_queue = [s.provider for s in (queue.chain if queue else []) if s.provider in desks]
+        if not (in_queue or desks):
+            raise ValueError("the hub has no desk to transfer to an agent")
+        return (in_queue or desks)[0]
+
+    async def _to_agent(self, conversation_id: str, desk: str, agent_id: str) -> None:
+        async with self.database.read() as conn:
+            conversation = await get_conversation(conversation_id, conn=conn)
+        provider = self.host.provider(desk)
+        if conversation is None or conversation.provider != desk or provider is None:
+            return  # the desk did not take it: the chain went on
+        if isinstance(provider, SupportsTransfer):
+            ref = ConversationRef(conversation.id, conversation.provider_ref)
+            try:
+                await provider.transfer(ref, queue=None, agent_id=agent_id)
+            except Exception as exc:  # the agent went offline meanwhile: it waits at the desk
+                log.warning(
+                    "conversation %s waits at desk %s: agent %s cannot take it: %s",
+                    conversation_id,
+                    desk,
+                    agent_id,
+                    exc,
+                )
+
+    async def transfer(
+        self, conversation_id: str, *, queue: str | None, agent_id: str | None
+    ) -> None:
+        """A person in the hub moves a conversation a provider holds: the provider's
+        ``transfer()`` does it (409 when the provider cannot transfer)."""
+        async with self.database.read() as conn:
+            conversation = await get_conversation(conversation_id, conn=conn)
+        if conversation is None:
+            raise NotFound(f"conversation {conversation_id!r} does not exist")
+        provider = self.host.provider(conversation.provider)
+        if (
+            provider is None
+            or conversation.status not in OPEN_STATUSES
+            or not provider.supports(Capability.TRANSFER)
+            or not isinstance(provider, SupportsTransfer)
+        ):
+            raise Conflict(
+                "the provider holding this conversation cannot transfer it",
+                code="transfer_not_supported",
+            )
+        ref = ConversationRef(conversation.id, conversation.provider_ref)
+        try:
+            await asyncio.wait_for(
+                provider.transfer(ref, queue=queue, agent_id=agent_id), self.provider_timeout
+            )
+        except (ProviderError, TimeoutError) as exc:
+            log.warning(
+                "provider %s could not transfer %s: %s: %s",
+                conversation.provider,
+                conversation_id,
+                type(exc).__name__,
+                exc,
+            )
+            raise Conflict(
+                f"the provider could not transfer it: {exc or type(exc).__name__}",
+                code="transfer_failed",
+            ) from None
+
     # -- the user's side -------------------------------------------------------------------
 
     async def send_message(
@@ -433,8 +585,17 @@ class ConversationService:
                 ),
                 self.provider_timeout,
             )
+        except (ProviderError, TimeoutError) as exc:  # expected: one line, no traceback
+            log.warning(
+                "provider %s did not take typing for %s: %s: %s",
+                conversation.provider,
+                conversation.id,
+                type(exc).__name__,
+                exc,
+            )
+            return False
         except Exception:
-            log.warning("provider %s failed to take typing", conversation.provider, exc_info=True)
+            log.exception("provider %s crashed taking typing", conversation.provider)
             return False
         return True
 

@@ -122,6 +122,7 @@ async def store_media(
     content_type: str,
     content: bytes,
     require_open: bool = True,
+    source_event_id: str | None = None,
 ) -> dict[str, object]:
     conversation = await scope.conversation(conversation_id)
     if require_open:
@@ -136,6 +137,7 @@ async def store_media(
         "size": len(content),
         "sha256": hashlib.sha256(content).hexdigest(),
         "content": content,
+        "source_event_id": source_event_id,
         "created_at": scope.now,
     }
     scope.insert(Media, row)

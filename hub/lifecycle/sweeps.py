@@ -29,6 +29,7 @@ from hub.models import (
     Note,
     Outbox,
     ProviderEvent,
+    ProviderLink,
     table,
 )
 from hub.store.conversations import get_conversation
@@ -42,7 +43,17 @@ AGENTS = table(AgentAccount)
 GRACE = timedelta(seconds=60)
 ROUTING_DEADLINES = ("route", "wait-limit", "moving")
 # Rows that point at a conversation, in the order they can be deleted.
-DEPENDENTS = (Event, Message, Media, Note, DeskEntry, ProviderEvent, IdempotencyKey, Outbox)
+DEPENDENTS = (
+    Event,
+    Message,
+    Media,
+    Note,
+    DeskEntry,
+    ProviderEvent,
+    ProviderLink,
+    IdempotencyKey,
+    Outbox,
+)
 
 
 def _due(moment: datetime | None, now: datetime) -> bool:

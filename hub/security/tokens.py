@@ -42,6 +42,15 @@ class TokenSigner:
     def _sign(self, payload: str) -> str:
         return _b64(hmac.new(self._key, payload.encode("ascii"), hashlib.sha256).digest())
 
+    def sign_link(self, subject: str, expires: int) -> str:
+        """The signature of a link to ``subject`` that works until ``expires`` (UNIX)."""
+        return self._sign(f"link|{subject}|{expires}")
+
+    def link_is_valid(self, subject: str, expires: str, signature: str, now: datetime) -> bool:
+        if not (expires.isascii() and expires.isdigit()) or int(expires) < now.timestamp():
+            return False
+        return hmac.compare_digest(self.sign_link(subject, int(expires)), signature)
+
     def issue(self, conversation_id: str, bot_id: str, expires_at: datetime) -> str:
         payload = _b64(f"{conversation_id}|{bot_id}|{int(expires_at.timestamp())}".encode())
         return f"{TOKEN_PREFIX}{payload}.{self._sign(payload)}"

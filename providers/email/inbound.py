@@ -177,8 +177,13 @@ class InboundMail:
             return error(422, "empty_reply", "the reply has no new text above the quoted history")
         agent = agent_of(reply.sender_name, reply.sender_address, self.agent_name)
         try:
+            # A late reply (the chat ended meanwhile) is recorded where agents see it.
             message_id = await self.context.agent_message(
-                conversation_id, text_to_html(reply.text), agent=agent, event_id=reply.event_id
+                conversation_id,
+                text_to_html(reply.text),
+                agent=agent,
+                event_id=reply.event_id,
+                record_if_ended=True,
             )
         except UnknownConversation:
             return error(

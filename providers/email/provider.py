@@ -20,6 +20,7 @@ from providers import (
     Provider,
     ProviderContext,
     ProviderError,
+    ProviderUnavailable,
     TicketCreated,
 )
 from providers.email import references
@@ -28,6 +29,10 @@ from providers.email.config import EmailConfig, mailbox
 from providers.email.inbound import InboundMail
 from providers.email.memory import Memory
 from providers.email.sender import SmtpSender
+
+# How long the hub remembers what was sent (a retry comes within minutes; a replay of an
+# old escalation id after this long is not expected).
+SENT_TTL = 30 * 24 * 3600.0
 
 
 class EmailProvider(Provider):
@@ -38,9 +43,9 @@ class EmailProvider(Provider):
     a confirmation in the background when they left an address. The ticket id and every
     Message-ID derive from the conversation id, so replies thread back after a restart.
 
-    Idempotency lives in memory: within one process a second ``open`` (or ``deliver`` of
-    the same message id) sends nothing. After a restart it would send again, under the
-    same Message-ID.
+    Idempotency is kept by the hub (``context.store``): a second ``open`` (or ``deliver``
+    of the same message id, or ``close``) sends nothing, also after a restart or from
+    another hub process. Calls after ``stop()`` raise ``ProviderUnavailable("stopped")``.
 
     ``deliver`` mails the user's message to the support address in the ticket's thread.
     ``close`` sends, in chat mode only, a closing note in the thread so agents know the
@@ -60,6 +65,7 @@ class EmailProvider(Provider):
         self.sender = SmtpSender(config, context.logger)
         self.memory = Memory()
         self._background: set[asyncio.Task[None]] = set()
+        self._stopped = False
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -84,6 +90,7 @@ class EmailProvider(Provider):
 
     async def stop(self) -> None:
         """Let pending confirmations finish (for at most one send's time), then cancel them."""
+        self._stopped = True
         pending = set(self._background)
         if not pending:
             return
@@ -110,15 +117,30 @@ class EmailProvider(Provider):
             return Opened(ref=ticket_id, status="queued")
         return TicketCreated(ticket_id=ticket_id, ref=ticket_id)
 
+    def _running(self) -> None:
+        if self._stopped:
+            raise ProviderUnavailable("stopped")
+
+    async def _sent(self, key: str) -> bool:
+        return bool(await self.context.store.get(f"sent:{key}"))
+
+    async def _mark_sent(self, key: str) -> None:
+        await self.context.store.set(f"sent:{key}", True, ttl=SENT_TTL)
+
     async def open(self, handoff: Handoff) -> OpenResult:
+        self._running()
         conversation_id = handoff.conversation_id
         async with self.memory.locks.hold(("open", conversation_id)):
             known = self.memory.threads.get(conversation_id)
             if known is not None:
                 return self._result(known.ticket_id)
             thread = self.composer.thread(handoff, self.ticket_id(conversation_id))
+            if await self._sent(f"ticket:{conversation_id}"):
+                self.memory.remember(thread)
+                return self._result(thread.ticket_id)  # sent before a restart
             await self._send(self.composer.ticket(handoff, thread), what="ticket")
             self.memory.remember(thread)
+            await self._mark_sent(f"ticket:{conversation_id}")
         if self.config.confirm_user:
             confirmation = self.composer.confirmation(handoff, thread)
             if confirmation is not None:
@@ -126,24 +148,28 @@ class EmailProvider(Provider):
         return self._result(thread.ticket_id)
 
     async def deliver(self, message: OutboundMessage) -> None:
+        self._running()
         key = ("msg", message.id)
         async with self.memory.locks.hold(key):
-            if key in self.memory.sent:
+            if key in self.memory.sent or await self._sent(f"msg:{message.id}"):
                 return
             thread = self._thread(message.conversation.id)
             await self._send(self.composer.follow_up(message, thread), what="follow-up")
             self.memory.sent.put(key, True)
+            await self._mark_sent(f"msg:{message.id}")
 
     async def close(self, closing: Closing) -> None:
+        self._running()
         if self.config.mode != "chat":
             return
         key = ("close", closing.conversation.id)
         async with self.memory.locks.hold(key):
-            if key in self.memory.sent:
+            if key in self.memory.sent or await self._sent(f"close:{closing.conversation.id}"):
                 return
             thread = self._thread(closing.conversation.id)
             await self._send(self.composer.closing_note(closing, thread), what="closing note")
             self.memory.sent.put(key, True)
+            await self._mark_sent(f"close:{closing.conversation.id}")
 
     # -- helpers ----------------------------------------------------------------------------------
 

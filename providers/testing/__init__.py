@@ -50,7 +50,7 @@ adapter and its kit test.
 
 from providers.testing.agent_side import AGENT_EVENTS, AgentEvent, AgentSide
 from providers.testing.conformance import ProviderConformance
-from providers.testing.context import ContextCall, RecordingContext
+from providers.testing.context import ContextCall, MemoryStore, RecordingContext
 from providers.testing.leftovers import Leftovers
 from providers.testing.routes import serve_routes
 from providers.testing.samples import ANA, BEN, sample_handoff, sample_message
@@ -64,6 +64,7 @@ __all__ = [
     "AgentSide",
     "ContextCall",
     "Leftovers",
+    "MemoryStore",
     "MemoryWorkspace",
     "ProviderConformance",
     "RecordingContext",

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 
-from providers.context import MessageStatus, ProviderContext
+from providers.context import (
+    MAX_KEY_CHARS,
+    MAX_VALUE_BYTES,
+    AdapterStore,
+    MessageStatus,
+    ProviderContext,
+)
 from providers.errors import ConversationEnded, UnknownConversation
 from providers.testing.workspace import MemoryWorkspace
 from providers.values import Agent, MediaInfo
@@ -24,6 +32,58 @@ class ContextCall:
     conversation_id: str | None
     arguments: dict[str, Any] = field(default_factory=dict)
     event_id: str | None = None
+
+
+class MemoryStore(AdapterStore):
+    """An :class:`AdapterStore` in memory, with the hub's limits (for tests)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, tuple[Any, float | None]] = {}
+
+    @staticmethod
+    def _check(key: str, value: Any = None) -> None:
+        if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY_CHARS:
+            raise ValueError(f"a store key is a string of 1 to {MAX_KEY_CHARS} characters")
+        try:
+            size = len(json.dumps(value).encode("utf-8"))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"a stored value must be JSON: {exc}") from None
+        if size > MAX_VALUE_BYTES:
+            raise ValueError(f"a stored value is limited to {MAX_VALUE_BYTES} bytes as JSON")
+
+    def _live(self, key: str) -> bool:
+        entry = self.values.get(key)
+        if entry is None:
+            return False
+        if entry[1] is not None and entry[1] <= time.monotonic():
+            del self.values[key]
+            return False
+        return True
+
+    async def get(self, key: str) -> Any:
+        self._check(key)
+        return self.values[key][0] if self._live(key) else None
+
+    async def set(self, key: str, value: Any, *, ttl: float | None = None) -> None:
+        self._check(key, value)
+        if ttl is not None and ttl <= 0:
+            raise ValueError("ttl must be more than 0 seconds")
+        self.values[key] = (json.loads(json.dumps(value)), _deadline(ttl))
+
+    async def add(self, key: str, value: Any, *, ttl: float | None = None) -> bool:
+        self._check(key, value)
+        if self._live(key):
+            return False
+        await self.set(key, value, ttl=ttl)
+        return True
+
+    async def delete(self, key: str) -> None:
+        self._check(key)
+        self.values.pop(key, None)
+
+
+def _deadline(ttl: float | None) -> float | None:
+    return None if ttl is None else time.monotonic() + ttl
 
 
 class RecordingContext(ProviderContext):
@@ -56,6 +116,10 @@ class RecordingContext(ProviderContext):
         self.ended: set[str] = set()
         self.tickets: set[str] = set()
         self.media: dict[str, tuple[MediaInfo, bytes]] = {}
+        self.links: dict[str, str] = {}  # platform id -> conversation id
+        self.transfers: set[str] = set()  # conversations handed on by request_transfer
+        self._store = MemoryStore()
+        self._media_events: dict[tuple[str, str], str] = {}
         self._event_ids: set[str] = set()
         self._message_ids: dict[str, str] = {}  # event id -> the externalId it was given
         self._messages = 0
@@ -143,8 +207,9 @@ class RecordingContext(ProviderContext):
         agent: Agent | None = None,
         event_id: str | None = None,
         media_id: str | None = None,
+        record_if_ended: bool = False,
     ) -> str:
-        ticket = conversation_id in self.tickets
+        ticket = conversation_id in self.tickets or record_if_ended
         self._check(conversation_id, ended_ok=ticket)
         if event_id is not None and event_id in self._message_ids:
             return self._message_ids[event_id]
@@ -214,10 +279,20 @@ class RecordingContext(ProviderContext):
             self.tickets.add(conversation_id)
 
     async def store_media(
-        self, conversation_id: str, name: str, content_type: str, content: bytes
+        self,
+        conversation_id: str,
+        name: str,
+        content_type: str,
+        content: bytes,
+        *,
+        event_id: str | None = None,
     ) -> MediaInfo:
+        if event_id is not None and (conversation_id, event_id) in self._media_events:
+            return self.media[self._media_events[conversation_id, event_id]][0]
         self._check(conversation_id)
         media_id = f"f_recorded{len(self.media) + 1}"
+        if event_id is not None:
+            self._media_events[conversation_id, event_id] = media_id
         info = MediaInfo(media_id, name, content_type, len(content), f"/v1/media/{media_id}")
         self.media[media_id] = (info, content)
         self._record("store_media", conversation_id, None, media_id=media_id, name=name)
@@ -227,3 +302,48 @@ class RecordingContext(ProviderContext):
         if media_id not in self.media:
             raise UnknownConversation(f"no file {media_id!r}")
         return self.media[media_id]
+
+    def media_link(self, media_id: str, ttl: float = 3600.0) -> str:
+        if ttl <= 0:
+            raise ValueError("ttl must be more than 0 seconds")
+        return f"{self.base_url}/files/{media_id}?expires={int(time.time() + ttl)}&signature=kit"
+
+    async def link(self, conversation_id: str, platform_id: str) -> None:
+        self._check(conversation_id)
+        if not isinstance(platform_id, str) or not 1 <= len(platform_id) <= MAX_KEY_CHARS:
+            raise ValueError(f"a platform id is a string of 1 to {MAX_KEY_CHARS} characters")
+        if self.links.setdefault(platform_id, conversation_id) != conversation_id:
+            raise ValueError(f"platform id {platform_id!r} is linked to another conversation")
+
+    async def lookup(self, platform_id: str) -> str | None:
+        return self.links.get(platform_id)
+
+    @property
+    def store(self) -> AdapterStore:
+        return self._store
+
+    async def request_transfer(
+        self,
+        conversation_id: str,
+        *,
+        queue: str | None = None,
+        agent_id: str | None = None,
+        next_step: bool = False,
+        event_id: str | None = None,
+    ) -> None:
+        if sum((queue is not None, agent_id is not None, bool(next_step))) != 1:
+            raise ValueError("give exactly one of queue, agent_id and next_step")
+        if event_id is not None and event_id in self._event_ids:
+            return
+        self._check(conversation_id)
+        self._record(
+            "request_transfer",
+            conversation_id,
+            event_id,
+            queue=queue,
+            agent_id=agent_id,
+            next_step=next_step,
+        )
+        # As in the hub: the instance no longer holds the conversation.
+        self.transfers.add(conversation_id)
+        self.owned.discard(conversation_id)

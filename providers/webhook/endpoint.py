@@ -77,6 +77,8 @@ class Endpoint:
             return error(404, "unknown_conversation", str(exc))
         except ConversationEnded as exc:
             return error(409, "conversation_ended", str(exc))
+        except incoming.Invalid as exc:
+            return error(422, "invalid_event", str(exc))
         self.context.logger.debug(
             "event %s (%s) for %s", event.id, event.type, event.conversation_id
         )

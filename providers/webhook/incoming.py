@@ -11,6 +11,8 @@ can add its own fields without breaking the hub.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import html
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
@@ -86,15 +88,36 @@ class AgentLeft(Data):
         return {}
 
 
+class MediaIn(Model):
+    """A file the agent sent, inline: its bytes as base64 (the event's size limit holds)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=255)]
+    content_type: Annotated[
+        str, Field(min_length=3, max_length=100, pattern=r"^[\w.+-]+/[\w.+-]+$")
+    ] = Field(alias="contentType")
+    content: Annotated[str, Field(min_length=1)]
+
+    def decoded(self) -> bytes:
+        try:
+            return base64.b64decode(self.content, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("media.content: not valid base64") from None
+
+
 class AgentMessage(Data):
     html: Text | None = None
     text: Text | None = None
     agent: AgentIn | None = None
+    media: MediaIn | None = None
 
     @model_validator(mode="after")
     def _one_body(self) -> AgentMessage:
-        if (self.html is None) == (self.text is None):
-            raise ValueError("give exactly one of html and text")
+        if self.html is not None and self.text is not None:
+            raise ValueError("give one of html and text")
+        if self.html is None and self.text is None and self.media is None:
+            raise ValueError("give html, text or media")
+        if self.media is not None:
+            self.media.decoded()
         return self
 
     @property
@@ -107,10 +130,27 @@ class AgentMessage(Data):
     async def apply(
         self, context: ProviderContext, conversation_id: str, event_id: str
     ) -> dict[str, Any]:
+        media_id = None
+        if self.media is not None:
+            stored = await context.store_media(
+                conversation_id,
+                self.media.name,
+                self.media.content_type,
+                self.media.decoded(),
+                event_id=event_id,
+            )
+            media_id = stored.id
         message_id = await context.agent_message(
-            conversation_id, self.markup, agent=_agent(self.agent), event_id=event_id
+            conversation_id,
+            self.markup,
+            agent=_agent(self.agent),
+            event_id=event_id,
+            media_id=media_id,
         )
-        return {"messageId": message_id}
+        answer: dict[str, Any] = {"messageId": message_id}
+        if media_id is not None:
+            answer["mediaId"] = media_id
+        return answer
 
 
 class AgentTyping(Data):
@@ -178,6 +218,32 @@ class ConversationClosed(Data):
         return {}
 
 
+class TransferRequest(Data):
+    """The platform hands the chat on: to a hub queue, a hub desk agent, or the next step."""
+
+    queue: Label | None = None
+    agent_id: Id | None = Field(None, alias="agentId")
+    next_step: bool = Field(False, alias="nextStep")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> TransferRequest:
+        if sum((self.queue is not None, self.agent_id is not None, self.next_step)) != 1:
+            raise ValueError("give exactly one of queue, agentId and nextStep: true")
+        return self
+
+    async def apply(
+        self, context: ProviderContext, conversation_id: str, event_id: str
+    ) -> dict[str, Any]:
+        await context.request_transfer(
+            conversation_id,
+            queue=self.queue,
+            agent_id=self.agent_id,
+            next_step=self.next_step,
+            event_id=event_id,
+        )
+        return {}
+
+
 DATA_MODELS: dict[str, type[Data]] = {
     "agent.joined": AgentJoined,
     "agent.left": AgentLeft,
@@ -188,6 +254,7 @@ DATA_MODELS: dict[str, type[Data]] = {
     "queue.position": QueuePosition,
     "ticket.created": TicketCreated,
     "conversation.closed": ConversationClosed,
+    "conversation.transfer": TransferRequest,
 }
 
 
@@ -205,8 +272,15 @@ class Incoming:
     data: Data
 
     async def apply(self, context: ProviderContext) -> dict[str, Any]:
-        """Tell the hub; raises what the context raises (unknown, ended)."""
-        return await self.data.apply(context, self.conversation_id, self.id)
+        """Tell the hub; raises what the context raises (``UnknownConversation``,
+        ``ConversationEnded``), and ``Invalid`` for what the hub refuses as wrong (a
+        transfer to a queue that does not exist, say): answer it as 422."""
+        try:
+            return await self.data.apply(context, self.conversation_id, self.id)
+        except Invalid:
+            raise
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None
 
 
 def parse(payload: Any, header_event_id: str | None) -> Incoming:

@@ -23,6 +23,7 @@ MESSAGE = "message.created"
 TYPING = "user.typing"
 READ = "message.read"
 CLOSED = "conversation.closed"
+TRANSFER = "conversation.transfer"
 PING = "ping"
 
 Event = dict[str, Any]
@@ -134,6 +135,16 @@ def closed(instance: str, closing: Closing) -> Event:
         instance,
         conversation,
         {"reason": closing.reason, "by": closing.by},
+    )
+
+
+def transfer(
+    instance: str, conversation: ConversationRef, *, queue: str | None, agent_id: str | None
+) -> Event:
+    # A person in the hub may transfer the same chat twice: each request is its own event.
+    event_id = f"{TRANSFER}:{conversation.id}:{uuid.uuid4().hex}"
+    return envelope(
+        event_id, TRANSFER, instance, conversation, {"queue": queue, "agentId": agent_id}
     )
 
 

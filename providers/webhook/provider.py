@@ -60,7 +60,14 @@ class WebhookProvider(Provider):
     name = "webhook"
     title = "Webhook: a signed HTTP bridge to any agent platform"
     config_model = WebhookConfig
-    capabilities = frozenset({Capability.USER_TYPING, Capability.READ_RECEIPTS, Capability.MEDIA})
+    capabilities = frozenset(
+        {
+            Capability.USER_TYPING,
+            Capability.READ_RECEIPTS,
+            Capability.MEDIA,
+            Capability.TRANSFER,
+        }
+    )
 
     def __init__(self, instance: str, config: WebhookConfig, context: ProviderContext) -> None:
         super().__init__(instance, config, context)
@@ -201,6 +208,14 @@ class WebhookProvider(Provider):
     async def user_read(self, conversation: ConversationRef, up_to: str) -> None:
         answer = await self.client.post(outgoing.read(self.instance, conversation, up_to))
         self._raise_for(answer)
+
+    async def transfer(
+        self, conversation: ConversationRef, *, queue: str | None, agent_id: str | None
+    ) -> None:
+        """A person in the hub moves the chat: the platform gets ``conversation.transfer``
+        and moves it on its side (or hands it back with a transfer request of its own)."""
+        event = outgoing.transfer(self.instance, conversation, queue=queue, agent_id=agent_id)
+        self._raise_for(await self.client.post(event))
 
     async def close(self, closing: Closing) -> None:
         answer = await self.client.post(outgoing.closed(self.instance, closing))

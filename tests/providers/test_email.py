@@ -23,6 +23,7 @@ from providers import (
     ProviderAuthError,
     ProviderRefused,
     ProviderTransientError,
+    ProviderUnavailable,
     TicketCreated,
     TranscriptItem,
     UserInfo,
@@ -752,7 +753,8 @@ async def test_in_chat_mode_replies_are_shown_and_user_messages_follow_by_email(
     await hub.settled()
     (note,) = plain.recorder.with_header("Message-ID", f"<offload.{cid}.close@example.com>")
     assert "has ended (resolved, by the user)" in note.part("plain")
-    # A reply to a chat that is over has nowhere to go.
+    # A reply to a chat that is over is recorded for the agents, not shown to the user.
+    seen = len(await hub.chatbot.events(cid))
     status, body = await post_inbound(
         hub,
         raw_reply(
@@ -761,7 +763,10 @@ async def test_in_chat_mode_replies_are_shown_and_user_messages_follow_by_email(
             in_reply_to=note.header("Message-ID"),
         ),
     )
-    assert (status, body["error"]["code"]) == (409, "conversation_ended")
+    assert (status, body["status"]) == (200, "accepted")
+    assert len(await hub.chatbot.events(cid)) == seen
+    snapshot = await hub.chatbot.call("GET", f"/v1/conversations/{cid}", conversation_id=cid)
+    assert "Too late?" in snapshot["messages"][-1]["message"]
 
 
 @bounded(30)
@@ -864,3 +869,28 @@ class TestEmailAdapter(ProviderConformance):
                 assert response.status == 200, await response.text()
 
         return AgentSide({"agent_message": reply})
+
+
+# -- what survives a restart, and what comes after stop() ---------------------------------------
+
+
+@bounded(20)
+async def test_nothing_is_sent_twice_across_a_restart_and_nothing_after_stop(
+    plain: MailServer,
+) -> None:
+    context = RecordingContext("mail")  # its store plays the hub's database
+    context.own(CID)
+    config = plain.config(confirm_user=False, mode="chat")
+    async with running(config, context) as provider:
+        await provider.open(handoff())
+        await provider.deliver(sample_message(CID, TICKET, "m_once"))
+    await plain.recorder.wait_for(2)
+    async with running(config, context) as restarted:  # a new process, the same store
+        await restarted.open(handoff())
+        await restarted.deliver(sample_message(CID, TICKET, "m_once"))
+    assert len(plain.recorder.received) == 2
+    with pytest.raises(ProviderUnavailable):
+        await restarted.deliver(sample_message(CID, TICKET, "m_after_stop"))
+    with pytest.raises(ProviderUnavailable):
+        await restarted.open(handoff())
+    assert len(plain.recorder.received) == 2

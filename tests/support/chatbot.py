@@ -120,8 +120,17 @@ class Hub:
         return provider
 
     async def settled(self) -> None:
-        """Wait until every outbox delivery of this process is done."""
-        await asyncio.wait_for(self.app[keys.DISPATCHER].idle(), 10)
+        """Wait until every outbox delivery of this process is done (and every failover's
+        walk along the chain, which may deliver more)."""
+
+        async def quiet() -> None:
+            while True:
+                await self.app[keys.FAILOVER].idle()
+                await self.app[keys.DISPATCHER].idle()
+                if not self.app[keys.FAILOVER].busy:
+                    return
+
+        await asyncio.wait_for(quiet(), 10)
 
 
 async def add_bot(app: web.Application, name: str = "Test bot", **kwargs: Any) -> tuple[str, str]:
