@@ -52,6 +52,7 @@ from providers.testing.agent_side import AGENT_EVENTS, AgentEvent, AgentSide
 from providers.testing.conformance import ProviderConformance
 from providers.testing.context import ContextCall, MemoryStore, RecordingContext
 from providers.testing.leftovers import Leftovers
+from providers.testing.platform import PlatformDouble
 from providers.testing.routes import serve_routes
 from providers.testing.samples import ANA, BEN, sample_handoff, sample_message
 from providers.testing.workspace import MemoryWorkspace
@@ -66,6 +67,7 @@ __all__ = [
     "Leftovers",
     "MemoryStore",
     "MemoryWorkspace",
+    "PlatformDouble",
     "ProviderConformance",
     "RecordingContext",
     "sample_handoff",

@@ -13,7 +13,12 @@ Fixtures a subclass defines:
   adapter report agent-side events; with it, each kind is checked to reach the context
   once (without it, that check is skipped, and says so);
 - ``workspace`` (optional): the ``context.workspace`` of a desk-like adapter, usually a
-  :class:`MemoryWorkspace` with agents in it.
+  :class:`MemoryWorkspace` with agents in it;
+- ``platform_double`` (optional): a :class:`PlatformDouble` over the test's fake platform;
+  with it, the platform-side checks run (:mod:`providers.testing.platform_checks`):
+  signatures, replays, unknown conversations, a platform that is down or has nobody,
+  the transcript and typing reaching it, markup in plain text, closing a dropped chat,
+  and no call blocking the event loop.
 
 The kit serves the adapter's ``routes()`` on 127.0.0.1 under ``/providers/{instance}/``
 while the ``provider`` fixture runs, and ``context.url_for(path)`` gives their real URLs.
@@ -61,6 +66,8 @@ from providers.testing.agent_side import (
 )
 from providers.testing.context import ContextCall, RecordingContext
 from providers.testing.leftovers import Leftovers
+from providers.testing.platform import PlatformDouble
+from providers.testing.platform_checks import PlatformChecks
 from providers.testing.routes import serve_routes
 from providers.testing.samples import sample_handoff, sample_message
 from providers.values import (
@@ -124,7 +131,7 @@ async def typed(call: Awaitable[T], what: str) -> T | None:
         ) from exc
 
 
-class ProviderConformance:
+class ProviderConformance(PlatformChecks):
     provider_class: ClassVar[type[Provider]]
     instance_name: ClassVar[str] = "under-test"
     remote: ClassVar[bool] = False
@@ -152,6 +159,10 @@ class ProviderConformance:
 
     @pytest.fixture
     def workspace(self) -> Workspace | None:
+        return None
+
+    @pytest.fixture
+    def platform_double(self) -> PlatformDouble | None:
         return None
 
     @pytest_asyncio.fixture
@@ -189,8 +200,16 @@ class ProviderConformance:
         """Open a sample conversation, as the hub would; a ticket ends it, as in the hub."""
         handoff = sample_handoff(conversation_id)
         context.own(handoff.conversation_id)
-        result = await provider.open(handoff)
-        assert isinstance(result, (Opened, TicketCreated)), f"open() returned {result!r}"
+        try:
+            result = await provider.open(handoff)
+        except (ProviderUnavailable, ProviderRefused) as exc:
+            raise AssertionError(
+                "expected open() to take the conversation this check needs (give the test "
+                f"platform agents online); but it raised {type(exc).__name__}: {exc}"
+            ) from None
+        assert isinstance(result, (Opened, TicketCreated)), (
+            f"expected open() to return Opened or TicketCreated; but it returned {result!r}"
+        )
         if isinstance(result, TicketCreated):
             context.mark_ticket(handoff.conversation_id)
         return ConversationRef(handoff.conversation_id, result.ref)
@@ -349,13 +368,22 @@ class ProviderConformance:
             return  # a refusal is a valid answer; it must then be typed, as it was
         assert isinstance(first, (Opened, TicketCreated))
         second = await provider.open(handoff)
-        assert type(second) is type(first)
+        assert type(second) is type(first), (
+            f"expected a second open() of the same conversation to answer as the first "
+            f"({first!r}); but it answered {second!r}"
+        )
         if isinstance(first, Opened):
             assert isinstance(second, Opened)
-            assert second.ref == first.ref
+            assert second.ref == first.ref, (
+                f"expected the same ref from a second open(); but got {second.ref!r} after "
+                f"{first.ref!r} (open must be idempotent on the conversation id)"
+            )
         else:
             assert isinstance(second, TicketCreated)
-            assert second.ticket_id == first.ticket_id
+            assert second.ticket_id == first.ticket_id, (
+                f"expected the same ticket from a second open(); but got {second.ticket_id!r} "
+                f"after {first.ticket_id!r}"
+            )
 
     @pytest.mark.asyncio
     @bounded
@@ -370,7 +398,11 @@ class ProviderConformance:
         await provider.deliver(message)
         await provider.deliver(message)
         if delivered_ids is not None:
-            assert (await delivered_ids()).count(message.id) == 1
+            count = (await delivered_ids()).count(message.id)
+            assert count == 1, (
+                f"expected a message delivered twice (same id) to reach the agents once; "
+                f"but it reached them {count} times"
+            )
 
     @pytest.mark.asyncio
     @bounded

@@ -50,6 +50,7 @@ from tests.providers.webhook_platform import (
     SECRET,
     FakePlatform,
     Scripted,
+    WebhookDouble,
     eventually,
     free_port,
 )
@@ -732,7 +733,7 @@ class TestWebhookAdapter(ProviderConformance):
 
     @pytest.fixture
     def provider_config(self, platform: FakePlatform) -> dict[str, Any]:
-        return platform.config(timeout_seconds=2)
+        return platform.config(timeout_seconds=2, status_url=platform.status_url)
 
     @pytest.fixture
     def delivered_ids(self, platform: FakePlatform):
@@ -757,47 +758,19 @@ class TestWebhookAdapter(ProviderConformance):
         """The platform posts each kind of event, signed, to the adapter's route (a retry
         of the same event id is a replay)."""
 
-        def agent(event: AgentEvent) -> dict[str, Any]:
-            return {"id": event.agent.id, "name": event.agent.name, "iconUrl": event.agent.icon_url}
-
-        def data(event: AgentEvent) -> tuple[str, dict[str, Any]]:
-            if event.kind == "agent_joined":
-                return "agent.joined", {"agent": agent(event)}
-            if event.kind == "agent_left":
-                return "agent.left", {"reason": event.reason}
-            if event.kind == "agent_message":
-                return "agent.message", {"text": event.text, "agent": agent(event)}
-            if event.kind == "agent_typing":
-                return "agent.typing", {"typing": event.typing, "agent": agent(event)}
-            if event.kind == "agent_profile":
-                return "agent.profile", {"agent": agent(event)}
-            if event.kind == "message_status":
-                return "message.status", {"messageId": event.message_id, "status": event.status}
-            if event.kind == "queue_update":
-                return "queue.position", {
-                    "position": event.position,
-                    "estimatedWaitSeconds": event.estimated_wait,
-                }
-            if event.kind == "ticket_created":
-                return "ticket.created", {"ticketId": event.ticket_id}
-            return "conversation.closed", {"reason": event.reason}
+        double = WebhookDouble(platform, context.url_for("/events"), http)
 
         async def post(event: AgentEvent) -> None:
-            event_type, payload = data(event)
-            raw = json.dumps(
-                {
-                    "id": event.event_id,
-                    "type": event_type,
-                    "conversation": {"id": event.conversation.id},
-                    "data": payload,
-                }
-            ).encode()
-            async with http.post(
-                context.url_for("/events"), data=raw, headers=platform.signed_body(raw)
-            ) as response:
-                assert response.status == 200, await response.text()
+            status = await double.send(event)
+            assert status == 200, status
 
         return AgentSide(dict.fromkeys(AGENT_EVENTS, post))  # every kind
+
+    @pytest.fixture
+    def platform_double(
+        self, platform: FakePlatform, context: RecordingContext, http: aiohttp.ClientSession
+    ) -> WebhookDouble:
+        return WebhookDouble(platform, context.url_for("/events"), http)
 
 
 # -- the adapter alone: typed failures, stable ids, answers, configuration ------------------

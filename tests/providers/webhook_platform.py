@@ -19,7 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
+
+from providers.testing import AgentEvent
+from providers.testing.platform import Signature
 
 SECRET = "platform-shared-secret-0123456789"
 
@@ -197,3 +201,103 @@ class FakePlatform:
             "Content-Type": "application/json",
             "Hub-Signature": signature_header(secret or self.secret, body, timestamp),
         }
+
+
+def _agent(event: AgentEvent) -> dict[str, Any]:
+    return {"id": event.agent.id, "name": event.agent.name, "iconUrl": event.agent.icon_url}
+
+
+def event_body(event: AgentEvent) -> tuple[str, dict[str, Any]]:
+    if event.kind == "agent_joined":
+        return "agent.joined", {"agent": _agent(event)}
+    if event.kind == "agent_left":
+        return "agent.left", {"reason": event.reason}
+    if event.kind == "agent_message":
+        return "agent.message", {"text": event.text, "agent": _agent(event)}
+    if event.kind == "agent_typing":
+        return "agent.typing", {"typing": event.typing, "agent": _agent(event)}
+    if event.kind == "agent_profile":
+        return "agent.profile", {"agent": _agent(event)}
+    if event.kind == "message_status":
+        return "message.status", {"messageId": event.message_id, "status": event.status}
+    if event.kind == "queue_update":
+        return "queue.position", {
+            "position": event.position,
+            "estimatedWaitSeconds": event.estimated_wait,
+        }
+    if event.kind == "ticket_created":
+        return "ticket.created", {"ticketId": event.ticket_id}
+    return "conversation.closed", {"reason": event.reason}
+
+
+class WebhookDouble:
+    """The kit's :class:`providers.testing.PlatformDouble` over a :class:`FakePlatform`."""
+
+    def __init__(self, platform: FakePlatform, events_url: str, http: aiohttp.ClientSession):
+        self.platform = platform
+        self.events_url = events_url
+        self.http = http
+
+    async def texts(self, conversation_id: str) -> list[str]:
+        texts: list[str] = []
+        for received in self.platform.accepted:
+            body = received.body
+            if body.get("conversation", {}).get("id") != conversation_id:
+                continue
+            if received.type == "conversation.opened":
+                texts += [line["message"] for line in body["data"]["transcript"]]
+                texts.append(body["data"]["inquiry"])
+            elif received.type == "message.created":
+                texts.append(body["data"]["message"]["text"])
+        return texts
+
+    async def typing(self, conversation_id: str) -> list[bool]:
+        return [
+            r.body["data"]["typing"]
+            for r in self.platform.received
+            if r.type == "user.typing" and r.body["conversation"]["id"] == conversation_id
+        ]
+
+    async def set_agents_online(self, count: int) -> None:
+        self.platform.status = {
+            "open": count > 0,
+            "agentsOnline": count,
+            "reason": "open" if count else "no-agents",
+        }
+        if count:
+            self.platform.answers.pop("conversation.opened", None)
+        else:
+            self.platform.answers["conversation.opened"] = Scripted(
+                409, {"error": {"code": "no-agents", "message": "nobody online"}}
+            )
+
+    async def go_down(self) -> None:
+        self.platform.down = Scripted(503, {"error": {"code": "down", "message": "later"}})
+
+    async def come_back(self) -> None:
+        self.platform.down = None
+
+    async def drop(self, conversation_id: str) -> None:
+        self.platform.answers["conversation.closed"] = Scripted(
+            404, {"error": {"code": "unknown_chat", "message": "no such chat"}}
+        )
+
+    async def send(self, event: AgentEvent, *, signature: Signature = "valid") -> int:
+        event_type, payload = event_body(event)
+        raw = json.dumps(
+            {
+                "id": event.event_id,
+                "type": event_type,
+                "conversation": {"id": event.conversation.id},
+                "data": payload,
+            }
+        ).encode()
+        headers = self.platform.signed_body(raw)
+        if signature == "invalid":
+            headers = self.platform.signed_body(raw, secret="not-the-shared-secret-0000")
+        elif signature == "stale":
+            headers = self.platform.signed_body(raw, timestamp=int(time.time()) - 3600)
+        elif signature == "missing":
+            del headers["Hub-Signature"]
+        async with self.http.post(self.events_url, data=raw, headers=headers) as response:
+            return response.status
