@@ -3,7 +3,8 @@
 The handshake is checked before the upgrade: the ``Origin`` must be the hub's own and the
 session cookie must be live. The socket listens on the agent's id and ``desk:<instance>``
 audiences of :class:`hub.agents.live.LiveChannel`; while it is open it is the agent's
-heartbeat (presence expiry takes agents whose dashboards vanished offline), and a session
+heartbeat, every third of the presence timeout (presence expiry takes agents whose
+dashboards vanished offline), and a session
 that ends (signed out, disabled, expired) closes it with 1008.
 """
 
@@ -18,11 +19,11 @@ from dashboard.keys import HUB
 from dashboard.sessions import check_origin, current
 from hub import keys
 from hub.agents.live import Listener
+from hub.agents.presence import heartbeat_seconds
 from hub.agents.workspace import desk_audience
 from hub.errors import Unauthorized
 
 routes = web.RouteTableDef()
-HEARTBEAT_SECONDS = 30.0
 POLICY_VIOLATION = 1008
 
 
@@ -44,6 +45,7 @@ async def live(request: web.Request) -> web.StreamResponse:
     accounts = hub[keys.AGENTS]
     channel = hub[keys.LIVE]
     agent_id = signed.agent.id
+    beat = heartbeat_seconds(hub[keys.SETTINGS].lifecycle)
     audiences = {agent_id, *(desk_audience(name) for name in hub[keys.WORKSPACE].desks)}
     ws = web.WebSocketResponse(heartbeat=25.0)
     await ws.prepare(request)
@@ -56,13 +58,13 @@ async def live(request: web.Request) -> web.StreamResponse:
         checked = loop.time()
         await ws.send_json({"type": "hello", "presence": signed.agent.presence})
         while True:
-            events = await listener.wait(HEARTBEAT_SECONDS)
+            events = await listener.wait(beat)
             for event in events:
                 await ws.send_json(event)
             if listener.closed:
                 close_code = listener.close_code or 1000
                 break
-            if loop.time() - checked >= HEARTBEAT_SECONDS:  # still signed in? then still here
+            if loop.time() - checked >= beat:  # still signed in? then still here
                 if await accounts.session(signed.token) is None:
                     close_code, close_message = POLICY_VIOLATION, b"signed out"
                     break

@@ -141,6 +141,11 @@ class QueueSettings(Strict):
         return [language.lower() for language in value]
 
 
+# The shortest presence timeout: the dashboard heartbeats every third of it, and a
+# heartbeat more often than every few seconds is load for nothing.
+PRESENCE_FLOOR_SECONDS = 10.0
+
+
 class Lifecycle(Strict):
     """The conversation clocks (issue: the lifecycle); 0 switches a timer off."""
 
@@ -154,6 +159,16 @@ class Lifecycle(Strict):
     health_check_seconds: float = Field(60.0, gt=0)
     retention_days: float = Field(0.0, ge=0)
     retention_batch: int = Field(500, ge=1)
+
+    @field_validator("presence_timeout_seconds")
+    @classmethod
+    def _presence_floor(cls, value: float) -> float:
+        if 0 < value < PRESENCE_FLOOR_SECONDS:
+            raise ValueError(
+                f"must be 0 (off) or at least {PRESENCE_FLOOR_SECONDS:g} seconds (the dashboard "
+                "heartbeats every third of it)"
+            )
+        return value
 
 
 class Settings(BaseSettings):

@@ -6,6 +6,17 @@ from aiohttp import web
 
 from hub import keys
 from hub.models import AgentAccount
+from hub.settings import Lifecycle
+
+# How often an open dashboard tells the hub its agent is there, at most.
+HEARTBEAT_MAX_SECONDS = 30.0
+
+
+def heartbeat_seconds(lifecycle: Lifecycle) -> float:
+    """The dashboard's heartbeat: a third of the presence timeout (so two can be missed
+    before the agent goes offline), at most every 30 s."""
+    timeout = lifecycle.presence_timeout_seconds
+    return HEARTBEAT_MAX_SECONDS if timeout <= 0 else min(HEARTBEAT_MAX_SECONDS, timeout / 3)
 
 
 async def set_presence(app: web.Application, agent_id: str, presence: str) -> AgentAccount:

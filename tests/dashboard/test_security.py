@@ -301,7 +301,7 @@ async def test_the_live_socket_checks_origin_and_session(
     async with asyncio.timeout(TIME_LIMIT):
         import dashboard.live
 
-        monkeypatch.setattr(dashboard.live, "HEARTBEAT_SECONDS", 0.2)
+        monkeypatch.setattr(dashboard.live, "heartbeat_seconds", lambda _lifecycle: 0.2)
         ana_id = await add_agent(desk_hub, "Ana")
         ana = await signed_in(sessions, "ana@example.com")
         url = ana.url("/dashboard/live")
