@@ -108,7 +108,21 @@ def slow_callbacks(threshold: float) -> Iterator[list[str]]:
 
 
 class PlatformChecks:
-    """Mixed into ``ProviderConformance``."""
+    """Mixed into ``ProviderConformance``. An adapter without a remote end (``remote`` is
+    False: the built-in desk, a test double) has no platform: these checks are not
+    collected for it."""
+
+    remote: bool = False
+    # A live-chat platform behind the remote end (None: as ``remote`` says). An adapter
+    # whose remote end is no chat platform (an SMTP server) sets it to False.
+    chat_platform: bool | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        platform = cls.remote if cls.chat_platform is None else cls.chat_platform
+        for name in PLATFORM_CHECKS:
+            # Not a test of a class without a platform; restored for one with it.
+            setattr(cls, name, vars(PlatformChecks)[name] if platform else None)
 
     provider_class: Any
     event_timeout: float
@@ -304,3 +318,6 @@ class PlatformChecks:
             "(use async I/O, or run blocking work in a thread)",
             "asyncio reported: " + "; ".join(slow),
         )
+
+
+PLATFORM_CHECKS = tuple(name for name in vars(PlatformChecks) if name.startswith("test_"))

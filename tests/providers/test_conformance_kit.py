@@ -5,7 +5,11 @@ kit's RecordingContext and MemoryWorkspace shown to answer as the hub does."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import html
+import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -30,8 +34,11 @@ from providers import (
     Provider,
     ProviderConfig,
     ProviderError,
+    ProviderRefused,
+    ProviderUnavailable,
     UnknownConversation,
 )
+from providers.signing import SIGNATURE_HEADER, SignatureError, verify
 from providers.testing import (
     AGENT_EVENTS,
     ANA,
@@ -44,6 +51,9 @@ from providers.testing import (
     sample_handoff,
     serve_routes,
 )
+from providers.testing.platform_checks import PLATFORM_CHECKS
+from providers.webhook import WebhookProvider, incoming, outgoing
+from tests.providers.webhook_platform import FakePlatform, WebhookDouble
 from tests.support.scripted import ScriptedProvider
 
 
@@ -91,7 +101,12 @@ class TestScriptedAdapter(ProviderConformance):
 
 def kit(adapter: type[Provider], **attributes: Any) -> ProviderConformance:
     """The kit as a plugin author's test class would be, without pytest around it."""
-    values = {"provider_class": adapter, "check_timeout": 10.0, "stop_grace": 0.2}
+    values = {
+        "provider_class": adapter,
+        "check_timeout": 10.0,
+        "stop_grace": 0.2,
+        "remote": True,
+    }
     return type("Kit", (ProviderConformance,), {**values, **attributes})()
 
 
@@ -739,3 +754,182 @@ async def test_agents_presence_and_notices(desk_world):
         workspace.notify("desk:desk", {"type": "inbox.changed"})
         workspace.notify(ANA.id, {"type": "offer", "conversationId": "c_one"})
         assert workspace.notices_for(ANA.id) == [{"type": "offer", "conversationId": "c_one"}]
+
+
+# -- the platform-side checks, each shown to catch a careless adapter -------------------------
+#
+# Each broken adapter is the webhook bridge with one careless change, run against the same
+# fake platform (a real local HTTP server) through the kit's platform double.
+
+
+class Careless(WebhookProvider):
+    """The webhook bridge with an inbound route written carelessly (flags say how)."""
+
+    name = "careless"
+    verify_signatures = True
+    pass_event_ids = True
+    unknown_is_ok = False
+    text_as_html = False
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post("/events", self._events)]
+
+    async def _events(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if self.verify_signatures:
+            try:
+                verify(self.config.secrets, body, request.headers.get(SIGNATURE_HEADER))
+            except SignatureError:
+                return web.json_response({"error": {"code": "signature"}}, status=401)
+        event = incoming.parse(json.loads(body), None)
+        data = event.data
+        try:
+            if isinstance(data, incoming.AgentMessage):
+                markup = data.text if self.text_as_html and data.text else data.markup
+                await self.context.agent_message(
+                    event.conversation_id,
+                    markup or "",
+                    event_id=event.id if self.pass_event_ids else None,
+                )
+            else:
+                await event.apply(self.context)
+        except UnknownConversation:
+            if self.unknown_is_ok:
+                return web.json_response({"ok": True})
+            return web.json_response({"error": {"code": "unknown"}}, status=404)
+        return web.json_response({"ok": True, "id": event.id})
+
+
+class Unsigned(Careless):
+    verify_signatures = False
+
+
+class NoEventIdsInbound(Careless):
+    pass_event_ids = False
+
+
+class UnknownIsOk(Careless):
+    unknown_is_ok = True
+
+
+class RawText(Careless):
+    text_as_html = True
+
+
+class Swallower(WebhookProvider):
+    """Swallows a failed delivery: the user would see SINGLE_TICK for nothing."""
+
+    async def deliver(self, message):
+        with contextlib.suppress(ProviderError):
+            await super().deliver(message)
+
+
+class RefusesWhenDown(WebhookProvider):
+    async def deliver(self, message):
+        try:
+            await super().deliver(message)
+        except ProviderError as exc:
+            raise ProviderRefused(str(exc)) from None
+
+
+class AlwaysOpen(WebhookProvider):
+    """Says it is open whatever the platform says, and refuses when nobody is there."""
+
+    async def availability(self, request):
+        return Availability(open=True)
+
+    async def open(self, handoff):
+        try:
+            return await super().open(handoff)
+        except ProviderUnavailable as exc:
+            raise ProviderRefused(str(exc)) from None
+
+
+class NoTranscript(WebhookProvider):
+    async def open(self, handoff):
+        return await super().open(dataclasses.replace(handoff, transcript=()))
+
+
+class TypingOnOnly(WebhookProvider):
+    async def user_typing(self, conversation, typing):
+        if typing:
+            await super().user_typing(conversation, typing)
+
+
+class StrictClose(WebhookProvider):
+    async def close(self, closing):
+        self._raise_for(await self.client.post(outgoing.closed(self.instance, closing)))
+
+
+class Blocking(WebhookProvider):
+    async def deliver(self, message):
+        time.sleep(0.3)  # noqa: ASYNC251 (the careless part: it blocks the loop)
+        await super().deliver(message)
+
+
+async def run_platform_check(adapter: type[Provider], check: str) -> None:
+    platform = await FakePlatform().start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            context = RecordingContext("under-test", http=http)
+            conformance = kit(adapter)
+            config = platform.config(timeout_seconds=2, status_url=platform.status_url)
+            provider = conformance.build(config, context)
+            async with serve_routes(provider, context):
+                await provider.start()
+                try:
+                    double = WebhookDouble(platform, context.url_for("/events"), http)
+                    async with asyncio.timeout(20):
+                        await getattr(conformance, check)(provider, context, double)
+                finally:
+                    await provider.stop()
+    finally:
+        await platform.stop()
+
+
+SIGNED = "test_inbound_events_need_a_valid_fresh_signature_and_replays_change_nothing"
+
+
+@pytest.mark.parametrize(
+    ("adapter", "check", "says"),
+    [
+        (Unsigned, SIGNED, "invalid signature to be refused"),
+        (NoEventIdsInbound, SIGNED, "replayed event"),
+        (UnknownIsOk, "test_an_event_for_an_unknown_conversation_is_a_404", "404"),
+        (Swallower, "test_a_delivery_to_a_platform_that_is_down_fails_typed", "SINGLE_TICK"),
+        (RefusesWhenDown, "test_a_delivery_to_a_platform_that_is_down_fails_typed", "Refused"),
+        (AlwaysOpen, "test_no_agents_is_unavailable_not_a_refusal", "0 agents online"),
+        (NoTranscript, "test_the_transcript_and_typing_reach_the_platform", "transcript line"),
+        (TypingOnOnly, "test_the_transcript_and_typing_reach_the_platform", "typing on, then off"),
+        (
+            RawText,
+            "test_plain_agent_text_with_markup_characters_reaches_the_user_as_text",
+            "as typed",
+        ),
+        (StrictClose, "test_closing_a_chat_the_platform_dropped_is_harmless", "already dropped"),
+        (Blocking, "test_no_call_blocks_the_event_loop", "hold the event loop"),
+    ],
+)
+async def test_the_kit_catches_a_careless_adapter_on_the_platform_side(adapter, check, says):
+    with pytest.raises(AssertionError, match=says):
+        await run_platform_check(adapter, check)
+
+
+async def test_a_careful_adapter_passes_the_platform_side_checks_without_pytest():
+    assert len(PLATFORM_CHECKS) == 8
+    for check in PLATFORM_CHECKS:
+        await run_platform_check(Careless, check)
+
+
+async def test_without_agents_a_check_says_what_it_needs():
+    platform = await FakePlatform().start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            context = RecordingContext("under-test", http=http)
+            conformance = kit(WebhookProvider)
+            provider = conformance.build(platform.config(timeout_seconds=2), context)
+            await WebhookDouble(platform, "", http).set_agents_online(0)
+            with pytest.raises(AssertionError, match="give the test platform agents online"):
+                await conformance.opened(provider, context)
+    finally:
+        await platform.stop()

@@ -815,6 +815,7 @@ async def test_rejected_credentials_keep_the_instance_out_of_the_chain(
 class TestEmailAdapter(ProviderConformance):
     provider_class = EmailProvider
     remote = True
+    chat_platform = False  # an SMTP server: its inbound route is tested in this module
 
     @pytest.fixture
     async def server(self, certificates: Certificates) -> AsyncIterator[MailServer]:

@@ -516,7 +516,7 @@ async def test_bad_inbound_events_are_refused_and_change_nothing(hub_factory, pl
             (event("e2", "agent.dancing", cid), 422, "unknown event type 'agent.dancing'"),
             (event("e3", "agent.joined", cid, agent={"id": "a9"}), 422, "data.agent.name"),
             (event("e4", "agent.typing", cid, typing="yes"), 422, "data.typing"),
-            (event("e5", "agent.message", cid), 422, "exactly one of html and text"),
+            (event("e5", "agent.message", cid), 422, "give html, text or media"),
             (event(None, "agent.message", cid, html="hi"), 422, "needs an id"),
             (event("e6", "message.status", cid, messageId="x", status="seen"), 422, "status"),
             (event("e7", "queue.position", cid, position=-1), 422, "data.position"),

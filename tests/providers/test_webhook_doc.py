@@ -166,6 +166,8 @@ async def test_the_docs_code_and_examples_work_against_a_real_hub(hub_factory, p
         # The doc's inbound examples, in its order, signed by the doc's code: all taken.
         replies = {}
         for name, payload in examples("in").items():
+            if name == "conversation.transfer":
+                continue  # it needs a next step: test_webhook_transfer.py posts one
             text = json.dumps(payload).replace(DOC_CONVERSATION, cid)
             body = text.replace(DOC_USER_MESSAGE, sent["externalId"]).encode()
             response = await hub.client.post(path, data=body, headers=sign_for_hub(SECRET, body))
@@ -208,6 +210,7 @@ async def test_outbound_examples_are_what_the_adapter_sends(http, platform):
         await provider.deliver(message)
         await provider.user_typing(ref, True)
         await provider.user_read(ref, "m_agent")
+        await provider.transfer(ref, queue="billing", agent_id=None)
         await provider.close(Closing(ref, "resolved", "user"))
         sent = {r.type: r.body for r in platform.received}
         documented = examples("out")

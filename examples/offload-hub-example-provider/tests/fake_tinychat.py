@@ -30,6 +30,8 @@ class FakeTinychat:
         self.shown: list[tuple[str, str]] = []  # (chat, message id), each shown to agents once
         self.typing: list[tuple[str, bool]] = []
         self.closed: list[str] = []
+        self.texts: dict[str, list[str]] = {}  # by chat: what its agents were shown
+        self.down = False  # answer everything with 503
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -89,6 +91,8 @@ class FakeTinychat:
 
     @web.middleware
     async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if self.down:
+            return web.json_response({"error": "maintenance"}, status=503)
         if request.headers.get("Authorization") != f"Bearer {TOKEN}":
             return web.json_response({"error": "unauthorized"}, status=401)
         return await handler(request)
@@ -102,6 +106,9 @@ class FakeTinychat:
             if self.full:
                 return web.json_response({"error": "no-agents"}, status=409)
             self.chats[conversation] = {"chat": f"tc-{len(self.chats) + 1}", **await request.json()}
+            opened = self.chats[conversation]
+            self.texts[opened["chat"]] = [line["text"] for line in opened.get("transcript", [])]
+            self.texts[opened["chat"]].append(opened.get("inquiry", ""))
         chat = self.chats[conversation]
         return web.json_response({"chat": chat["chat"], "position": 1, "wait": 30})
 
@@ -114,6 +121,7 @@ class FakeTinychat:
             return web.json_response({"error": "unknown-chat"}, status=404)
         if (chat, message) not in self.shown:
             self.shown.append((chat, message))
+            self.texts.setdefault(chat, []).append((await request.json()).get("text", ""))
         return web.json_response({"ok": True})
 
     async def _typing(self, request: web.Request) -> web.Response:
