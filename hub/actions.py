@@ -93,11 +93,11 @@ def agent_message(
     agent_name: str | None,
     media: Mapping[str, Any] | None,
 ) -> Action:
+    # displayChatbotMessage has no ``externalId`` key: the hub's ids go in ``custom``.
     data: dict[str, Any] = {
         "type": "answer",
         "message": html,
-        "externalId": external_id,
-        "custom": {"agentId": agent_id, "agentName": agent_name},
+        "custom": {"externalId": external_id, "agentId": agent_id, "agentName": agent_name},
     }
     if media is not None:
         data["media"] = dict(media)
@@ -132,8 +132,14 @@ def back_to_bot(*, announce: bool) -> list[Action]:
     return actions
 
 
-def external_info(conversation: Mapping[str, Any]) -> Action:
-    """``setExternalInfo``: the hub's view of the conversation after every state change."""
+def external_info(conversation: Mapping[str, Any], *, attended: bool | None = None) -> Action:
+    """``setExternalInfo``: the hub's view of the conversation after every state change.
+
+    ``attended`` is given once per conversation, when it is known whether a person took the
+    chat (the first agent joined: ``True``; it ended or became a ticket without one:
+    ``False``). Then the data also carries ``attended``, ``chatId``, ``appId`` and ``region``
+    at its top level: the keys Inbenta's escalation adapter reads to track
+    ``CHAT_ATTENDED`` / ``CHAT_UNATTENDED`` (it tracks every call that has all four)."""
     agent = None
     if conversation.get("agent_name"):
         agent = {
@@ -142,8 +148,15 @@ def external_info(conversation: Mapping[str, Any]) -> Action:
             "icon": conversation.get("agent_icon"),
         }
     wait = conversation.get("estimated_wait")
-    return (
-        "setExternalInfo",
+    data: dict[str, Any] = {}
+    if attended is not None:
+        data.update(
+            attended=attended,
+            chatId=conversation["id"],
+            appId=conversation["bot_id"],
+            region=None,
+        )
+    data.update(
         {
             "hub": {
                 "status": conversation["status"],
@@ -155,5 +168,6 @@ def external_info(conversation: Mapping[str, Any]) -> Action:
                 "reason": conversation.get("end_reason"),
                 "ticketId": conversation.get("ticket_id"),
             }
-        },
+        }
     )
+    return ("setExternalInfo", data)

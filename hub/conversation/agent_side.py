@@ -125,12 +125,14 @@ def join(scope: Scope, conversation: ConversationState, agent: Agent) -> None:
         active_at=scope.now,
         idle_warned=False,
     )
-    if conversation["assigned_at"] is None:
+    first = conversation["assigned_at"] is None
+    if first:
         conversation.set(assigned_at=scope.now)
     joined = actions.agent_joined(agent.name, agent.icon_url)
     if had_icon and agent.icon_url is None:
         joined.insert(1, actions.set_icon(None))
-    scope.emit_all(conversation, [*joined, actions.external_info(conversation.row)])
+    info = actions.external_info(conversation.row, attended=True if first else None)
+    scope.emit_all(conversation, [*joined, info])
 
 
 async def agent_joined(

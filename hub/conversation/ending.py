@@ -37,4 +37,6 @@ def end(
     if ticket_id is not None:
         conversation.set(ticket_id=ticket_id)
     scope.emit_all(conversation, actions.back_to_bot(announce=announce))
-    scope.emit_all(conversation, [actions.external_info(conversation.row)])
+    # Nobody ever took the chat: it ends unattended (Inbenta's analytics count it so).
+    attended = False if conversation["assigned_at"] is None else None
+    scope.emit_all(conversation, [actions.external_info(conversation.row, attended=attended)])

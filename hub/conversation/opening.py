@@ -159,7 +159,9 @@ async def opened(
         return False
     conversation.set(provider_ref=result.ref, deadline_at=None, deadline_kind=None)
     if conversation["status"] == "queued" and conversation["agent_id"] is None:
+        attended = None
         if result.status == "assigned":
+            attended = True if conversation["assigned_at"] is None else None
             conversation.set(status="assigned", assigned_at=scope.now)
         else:
             conversation.set(position=result.position, estimated_wait=result.estimated_wait)
@@ -172,7 +174,7 @@ async def opened(
                 scope.emit_all(
                     conversation, [actions.queue_position(result.position, result.estimated_wait)]
                 )
-        scope.emit_all(conversation, [actions.external_info(conversation.row)])
+        scope.emit_all(conversation, [actions.external_info(conversation.row, attended=attended)])
     await stage_undelivered(scope, conversation, dispatcher)
     return True
 

@@ -854,10 +854,11 @@
     } catch (e) {
       this.log('error', action + ' failed', e);
     }
-    if (action === 'displayChatbotMessage' && data.externalId) {
-      this.lastAgentMessage = data.externalId;
+    var hubId = action === 'displayChatbotMessage' && data.custom && data.custom.externalId;
+    if (hubId) {
+      this.lastAgentMessage = hubId;
       if (data.media && data.media.id && this.state) {
-        this.state.media[data.externalId] = data.media.id;
+        this.state.media[hubId] = data.media.id;
       }
       this.scheduleRead();
     } else if (action === 'updateMessage' && data.action === 'UPDATE_EXTERNAL' && this.state) {
@@ -1002,8 +1003,8 @@
       var message = messages[k];
       var media = message.media ? assign({}, message.media) : undefined;
       if (message.author === 'agent') {
-        var data = {type: 'answer', message: message.message, externalId: message.externalId,
-          custom: {agentName: message.agentName}};
+        var data = {type: 'answer', message: message.message,
+          custom: {externalId: message.externalId, agentName: message.agentName}};
         if (media) data.media = media;
         actions.displayChatbotMessage(data);
       } else {

@@ -177,7 +177,7 @@ async def test_a_whole_handoff(hub_factory: Any, browser: Browser) -> None:
             "POST",
             f"/v1/conversations/{cid}/read",
             conversation_id=cid,
-            json={"upTo": shown["data"]["externalId"]},
+            json={"upTo": shown["data"]["custom"]["externalId"]},
         )
         await expect(said).to_contain_text("✓✓ Read")
 

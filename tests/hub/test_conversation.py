@@ -21,7 +21,10 @@ TRANSCRIPT = [
 ]
 
 
-def info(**hub):
+def info(attended=None, **hub):
+    """``setExternalInfo``; ``attended=(True|False, conversation id, bot id)`` when the
+    conversation's attended outcome is first known (the keys Inbenta's escalation adapter
+    reads)."""
     base = {
         "status": "queued",
         "queue": "support",
@@ -33,7 +36,11 @@ def info(**hub):
         "ticketId": None,
     }
     base.update(hub)
-    return ("setExternalInfo", {"hub": base})
+    data = {}
+    if attended is not None:
+        flag, chat_id, app_id = attended
+        data = {"attended": flag, "chatId": chat_id, "appId": app_id, "region": None}
+    return ("setExternalInfo", {**data, "hub": base})
 
 
 async def test_whole_conversation_is_the_exact_sequence_of_envelopes(hub):
@@ -108,6 +115,7 @@ async def test_whole_conversation_is_the_exact_sequence_of_envelopes(hub):
             {"message": "agent-joined", "translate": True, "replacements": {"agentName": "Ana"}},
         ),
         info(
+            (True, cid, chatbot.bot_id),
             status="assigned",
             agent={"id": "a1", "name": "Ana", "icon": "https://cdn.example/ana.png"},
         ),
@@ -118,8 +126,7 @@ async def test_whole_conversation_is_the_exact_sequence_of_envelopes(hub):
             {
                 "type": "answer",
                 "message": "<b>Hello</b>, how can I help?",
-                "externalId": hello_id,
-                "custom": {"agentId": "a1", "agentName": "Ana"},
+                "custom": {"externalId": hello_id, "agentId": "a1", "agentName": "Ana"},
             },
         ),
         (

@@ -50,6 +50,7 @@ async def test_the_whole_conversation_in_the_doc_is_what_the_hub_emits(hub_facto
 
     text = json.dumps(await chatbot.events(cid))
     text = text.replace(agent_message, "m_agent1").replace(sent["externalId"], "m_user1")
+    text = text.replace(cid, "c_1").replace(chatbot.bot_id, "bot_1")
     emitted = [{key: e[key] for key in ("seq", "action", "data")} for e in json.loads(text)]
     assert emitted == checked("whole-conversation")
 

@@ -62,7 +62,12 @@ async def test_nobody_can_take_it_the_user_hears_why_and_is_back_with_the_bot(hu
         ("setChatbotName", {"source": "default"}),
         ("setChatbotIcon", {"source": "default"}),
         ("enableInput", {}),
-        info(status="ended", provider=None, reason="closed"),
+        info(
+            (False, answer["conversationId"], hub.chatbot.bot_id),
+            status="ended",
+            provider=None,
+            reason="closed",
+        ),
     ]
     # Not dangling: the session can escalate again later.
     again = await hub.chatbot.escalate(expect=201)
@@ -87,7 +92,13 @@ async def test_no_agents_then_an_email_style_ticket(hub_factory):
         ("setChatbotName", {"source": "default"}),
         ("setChatbotIcon", {"source": "default"}),
         ("enableInput", {}),
-        info(status="ticket", provider="mail", reason="ticket", ticketId=ticket),
+        info(
+            (False, cid, hub.chatbot.bot_id),
+            status="ticket",
+            provider="mail",
+            reason="ticket",
+            ticketId=ticket,
+        ),
     ]
 
 

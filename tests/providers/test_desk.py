@@ -219,7 +219,7 @@ async def test_only_the_holder_or_an_admin_writes(desk):
         assert refused.value.code == "not_yours"
     message_id = await desk.desk.reply(boss, cid, "An admin can step in")
     said = [d for a, d in await desk.chatbot.actions(cid) if a == "displayChatbotMessage"]
-    assert said[-1]["externalId"] == message_id
+    assert said[-1]["custom"]["externalId"] == message_id
 
 
 async def test_transfer_to_another_agent(desk):

@@ -581,7 +581,10 @@ def ticket_of(cid: str) -> str:
     return "T-" + cid.removeprefix("c_").upper()
 
 
-def ticket_created(ticket: str, provider: str = "mail") -> list[tuple[str, Any]]:
+def ticket_created(
+    hub: Any, cid: str, ticket: str, provider: str = "mail"
+) -> list[tuple[str, Any]]:
+    """What the chatbot sees of a ticket made at once (nobody attended the chat)."""
     return [
         (
             "displaySystemMessage",
@@ -591,7 +594,13 @@ def ticket_created(ticket: str, provider: str = "mail") -> list[tuple[str, Any]]
         ("setChatbotName", {"source": "default"}),
         ("setChatbotIcon", {"source": "default"}),
         ("enableInput", {}),
-        info(status="ticket", provider=provider, reason="ticket", ticketId=ticket),
+        info(
+            (False, cid, hub.chatbot.bot_id),
+            status="ticket",
+            provider=provider,
+            reason="ticket",
+            ticketId=ticket,
+        ),
     ]
 
 
@@ -604,7 +613,7 @@ async def test_a_ticket_then_a_reply_recorded_on_it_not_shown(
     cid = answer["conversationId"]
     ticket = ticket_of(cid)
     assert (answer["status"], answer["ticketId"]) == ("ticket", ticket)
-    assert await hub.chatbot.actions(cid) == ticket_created(ticket)
+    assert await hub.chatbot.actions(cid) == ticket_created(hub, cid, ticket)
     await plain.recorder.wait_for(2)  # the ticket, and the user's confirmation
     (sent,) = plain.recorder.with_header("Message-ID", f"<offload.{cid}.ticket@example.com>")
     assert sent.header("Subject") == f"[{ticket}] My order A-17 is late"
@@ -742,8 +751,11 @@ async def test_in_chat_mode_replies_are_shown_and_user_messages_follow_by_email(
         {
             "type": "answer",
             "message": "<p>Hi Jo, it ships today.</p>",
-            "externalId": body["messageId"],
-            "custom": {"agentId": "email:ana@example.com", "agentName": "Ana Agent"},
+            "custom": {
+                "externalId": body["messageId"],
+                "agentId": "email:ana@example.com",
+                "agentName": "Ana Agent",
+            },
         },
     ) in shown
 
@@ -780,7 +792,9 @@ async def test_a_mail_server_that_keeps_refusing_hands_the_escalation_on(
         cid = answer["conversationId"]
         fallback_ticket = f"T-{cid[-6:]}"  # the scripted provider's ticket
         assert (answer["status"], answer["ticketId"]) == ("ticket", fallback_ticket)
-        assert await hub.chatbot.actions(cid) == ticket_created(fallback_ticket, "fallback")
+        assert await hub.chatbot.actions(cid) == ticket_created(
+            hub, cid, fallback_ticket, "fallback"
+        )
         assert recorder.data_attempts == 3 and server.received == []  # retried, then moved on
 
 
@@ -793,7 +807,12 @@ async def test_no_agents_and_a_failing_mail_server_tell_the_chatbot(hub_factory:
         assert (answer["status"], answer["reason"]) == ("ended", "no-agents")
         actions = await hub.chatbot.actions(answer["conversationId"])
         assert actions[0] == ("displaySystemMessage", {"message": "no-agents", "translate": True})
-        assert actions[-1] == info(status="ended", provider=None, reason="no-agents")
+        assert actions[-1] == info(
+            (False, answer["conversationId"], hub.chatbot.bot_id),
+            status="ended",
+            provider=None,
+            reason="no-agents",
+        )
         assert recorder.data_attempts == 2
 
 

@@ -247,7 +247,7 @@ async def test_a_whole_conversation_both_ways(hub_factory, platform):
                     "replacements": {"agentName": "Ana"},
                 },
             ),
-            info(provider="partner", status="assigned", agent=ana),
+            info((True, cid, chatbot.bot_id), provider="partner", status="assigned", agent=ana),
             ("displayChatbotActivity", {"type": "writing", "name": "Ana"}),
             ("hideChatbotActivity", {}),
             (
@@ -255,8 +255,7 @@ async def test_a_whole_conversation_both_ways(hub_factory, platform):
                 {
                     "type": "answer",
                     "message": "<b>Hello</b>!",
-                    "externalId": hello_id,
-                    "custom": {"agentId": "a1", "agentName": "Ana"},
+                    "custom": {"externalId": hello_id, "agentId": "a1", "agentName": "Ana"},
                 },
             ),
             (
@@ -329,8 +328,7 @@ async def test_the_platform_ends_it_and_the_chat_is_back_with_the_bot(hub_factor
             {
                 "type": "answer",
                 "message": "1 &lt; 2<br>see &lt;you&gt;",
-                "externalId": reply["messageId"],
-                "custom": {"agentId": "a1", "agentName": "Ana"},
+                "custom": {"externalId": reply["messageId"], "agentId": "a1", "agentName": "Ana"},
             },
         ) in actions
         assert [a for a, d in actions if a == "displaySystemMessage"] == [
@@ -362,7 +360,11 @@ async def test_a_ticket_from_the_platform(hub_factory, platform):
             {"message": "ticket-created", "translate": True, "replacements": {"ticketId": "T-9"}},
         ) in actions
         assert actions[-1] == info(
-            provider="partner", status="ticket", reason="ticket", ticketId="T-9"
+            (False, cid, hub.chatbot.bot_id),
+            provider="partner",
+            status="ticket",
+            reason="ticket",
+            ticketId="T-9",
         )
 
 

@@ -192,7 +192,7 @@
           type: data.type || 'answer',
           message: data.message || '',
           options: data.options || null,
-          externalId: data.externalId || null,
+          externalId: null,
           media: data.media || null,
           custom: data.custom || null,
           agentName: currentName(),
