@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test lint bench clean services browser
+.PHONY: run demo test lint bench clean services browser adapter
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ services:
 
 browser:
 	@bash scripts/ensure-chromium
+
+# The browser adapter (hub/static/offload-hub-adapter.js) is built from adapter/src;
+# `make test` checks it is up to date (tests/e2e/test_adapter_bundle.py).
+adapter:
+	$(PYTHON) adapter/bundle.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -2,6 +2,7 @@
  * offload-hub browser adapter for the Inbenta Chatbot SDK.
  *
  * One file, no dependencies. Served by the hub at /static/offload-hub-adapter.js.
+ * Built from adapter/src/*.js by adapter/bundle.py: edit those, not this file.
  *
  *   InbentaChatbotSDK.buildWithDomainCredentials(auth, {
  *     adapters: [OffloadHub.adapter({hubUrl: 'https://hub.example', botId: 'bot_...'})],
@@ -17,18 +18,25 @@
 (function (root) {
   'use strict';
 
-  var VERSION = '1.0.0';
-  var EXIT_QUESTION_ID = 'offload-hub-exit';
+  // ---- adapter/src/basics.js ----
+
+  // Constants, labels, options and small helpers shared by every other module.
+
+  var VERSION = '1.1.0';
   var STATE_VERSION = 1;
   var ENDED = {ended: true, ticket: true};
   var EMAIL = /^[^@\s]+@[^@\s]+$/;
   var LANGUAGE = /^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$/;
+  // The id of the SDK's own "close the conversation?" confirmation (a modal system message).
+  var EXIT_CONVERSATION = 'exitConversation';
 
   // English texts of every label the hub and the adapter show (displaySystemMessage with
   // translate: true). Give them to the SDK's labels, translated as needed.
   var LABELS = {
     'queue-position': 'You are number {position} in the queue (about {estimatedWaitMinutes} min).',
     'queue-position-no-estimate': 'You are number {position} in the queue.',
+    'queue-wait': 'An agent will be with you in about {estimatedWaitMinutes} min.',
+    'wait-for-agent': 'Please wait: an agent will be with you soon.',
     'agent-joined': '{agentName} has joined the chat.',
     'agent-left': '{agentName} has left the chat.',
     'no-agents': 'No agent is available right now.',
@@ -38,13 +46,24 @@
     'chat-closed': 'The chat with the agent has ended.',
     'idle-warning': 'Are you still there? The chat closes in {minutes} min without a reply.',
     'escalation-failed': 'We could not reach an agent. Please try again in a moment.',
+    'chat-open-elsewhere': 'You are already chatting with an agent in another tab or window. ' +
+      'Continue there, or come back when that chat has ended.',
     'chat-lost': 'The chat with the agent could not be resumed.',
-    'exit-chat': 'Do you want to leave the chat with the agent?',
-    'yes': 'Yes',
-    'no': 'No',
+    'survey-thanks': 'Thank you for your feedback.',
     'file-extension-not-allowed': 'Files of this type cannot be sent.',
     'file-too-large': 'This file is too large to send.',
     'file-upload-not-supported': 'Files cannot be sent in this chat.'
+  };
+
+  // The words of the satisfaction survey (it is HTML in the SDK's custom conversation
+  // window, so the SDK's labels do not reach it): the `survey` option overrides them.
+  var SURVEY_TEXTS = {
+    title: 'How was your chat?',
+    question: 'Rate the help you got',
+    ratings: ['1 - Very poor', '2 - Poor', '3 - Fair', '4 - Good', '5 - Very good'],
+    comment: 'Anything to add? (optional)',
+    send: 'Send',
+    skip: 'Skip'
   };
 
   var DEFAULTS = {
@@ -61,7 +80,7 @@
     readReceipts: true,
     uploadButton: true,
     closeButton: true,
-    exitConfirmation: true,
+    survey: true,
     transcriptLength: 100,
     reconnectDelay: 500,
     reconnectMaxDelay: 15000,
@@ -70,8 +89,6 @@
     WebSocket: null,
     log: null
   };
-
-  // -- small helpers ---------------------------------------------------------------------
 
   function assign(target) {
     for (var i = 1; i < arguments.length; i++) {
@@ -97,6 +114,12 @@
     if (value === null || value === undefined) return '';
     var s = typeof value === 'string' ? value : String(value);
     return limit && s.length > limit ? s.slice(0, limit) : s;
+  }
+
+  function escapeHtml(value) {
+    return text(value).replace(/[&<>"']/g, function (c) {
+      return {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c];
+    });
   }
 
   function plainObject(value) {
@@ -149,12 +172,58 @@
       error.status === 429;
   }
 
-  // -- the adapter -----------------------------------------------------------------------
+  // ---- adapter/src/sdk.js ----
+
+  // Every call the adapter makes on the SDK goes through Connector.prototype.sdk: an action
+  // the build lacks, or one that throws, is logged and skipped, so one failing call never
+  // stops the rest (a resume after a reload, the return to the bot, a replay).
+
+  // Actions the SDK's reference gives no argument: they are called with none.
+  var NO_ARGUMENT = {
+    disableInput: true, enableInput: true, getSessionData: true, resetSession: true,
+    showCloseButton: true, hideCloseButton: true, showUploadMediaButton: true,
+    hideUploadMediaButton: true, showConversationWindow: true, hideConversationWindow: true,
+    hideCustomConversationWindow: true, closeSideWindow: true
+  };
+
+  function isEmpty(data) {
+    if (data === undefined || data === null) return true;
+    for (var key in data) {
+      if (Object.prototype.hasOwnProperty.call(data, key)) return false;
+    }
+    return true;
+  }
+
+  // chatBot.actions[action](data), guarded; returns what the action returned, or undefined.
+  function callSdk(chatBot, log, action, data) {
+    var actions = chatBot && chatBot.actions;
+    var run = actions && actions[action];
+    if (typeof run !== 'function') {
+      log('warn', 'the chatbot has no action ' + action);
+      return undefined;
+    }
+    try {
+      if (NO_ARGUMENT[action] || (action === 'hideChatbotActivity' && isEmpty(data))) {
+        return run.call(actions);
+      }
+      return run.call(actions, data);
+    } catch (e) {
+      log('error', action + ' failed', e);
+      return undefined;
+    }
+  }
+
+  // ---- adapter/src/connector.js ----
+
+  // The adapter function, and the Connector: one per chatbot, holding the open chat, its
+  // persistence across reloads, and the HTTP calls to the hub.
 
   function adapter(options) {
     var config = assign({}, DEFAULTS, options);
     if (!config.botId) throw new Error('OffloadHub.adapter: botId is required');
     config.hubUrl = (config.hubUrl || root.location.origin).replace(/\/+$/, '');
+    config.survey = config.survey === false ? false :
+      assign({}, SURVEY_TEXTS, typeof config.survey === 'object' ? config.survey : null);
     return function (chatBot) {
       new Connector(chatBot, config).install();
     };
@@ -169,15 +238,16 @@
     this.WebSocketImpl = config.WebSocket || root.WebSocket;
     this.state = null;          // the open chat: {conversationId, token, seq, pending, ...}
     this.escalating = false;
+    this.leaving = false;       // the user ended the chat; its end is on the way
     this.socket = null;
     this.pollAbort = null;
     this.streamRun = 0;         // bumped to stop a stream loop
     this.attempts = 0;
+    this.socketRefusals = 0;    // WebSockets that failed while plain HTTP worked
     this.reconnectTimer = null;
     this.transport = config.transport === 'poll' ? 'poll' : 'websocket';
     this.sendChain = Promise.resolve();
     this.displayed = [];        // ids the SDK gave the user's latest messages
-    this.exitQuestions = [];    // ids of the "leave the chat?" questions shown
     this.lastAgentMessage = null;
     this.lastRead = null;
     this.readTimer = null;
@@ -195,7 +265,12 @@
     }
   };
 
-  // -- persistence: what a reload needs ------------------------------------------------------
+  // chatBot.actions[action](data), guarded (sdk.js).
+  Connector.prototype.sdk = function (action, data) {
+    return callSdk(this.chatBot, this.log.bind(this), action, data);
+  };
+
+  // -- persistence: what a reload needs ---------------------------------------------------
 
   Connector.prototype.load = function () {
     if (!this.storage) return {};
@@ -223,7 +298,7 @@
     return this.state !== null;
   };
 
-  // -- HTTP ----------------------------------------------------------------------------------
+  // -- HTTP -----------------------------------------------------------------------------------
 
   Connector.prototype.request = function (method, path, options) {
     options = options || {};
@@ -233,8 +308,9 @@
       headers['Content-Type'] = 'application/json';
       body = JSON.stringify(options.json);
     }
-    if (options.auth !== false && this.state && !headers.Authorization && !headers['X-Bot-Id']) {
-      headers.Authorization = 'Bearer ' + this.state.token;
+    var token = options.token || (this.state && this.state.token);
+    if (options.auth !== false && token && !headers.Authorization && !headers['X-Bot-Id']) {
+      headers.Authorization = 'Bearer ' + token;
     }
     return this.fetchImpl(this.config.hubUrl + path, {
       method: method,
@@ -268,13 +344,20 @@
     return run();
   };
 
-  // -- the subscriptions ---------------------------------------------------------------------
+  Connector.prototype.conversationPath = function (conversationId) {
+    return '/v1/conversations/' + encodeURIComponent(conversationId);
+  };
+
+  // ---- adapter/src/subscriptions.js ----
+
+  // The SDK subscriptions: a middleware chain (first in, first out). What the adapter has no
+  // business with is passed on with next(...), so it composes with other adapters.
 
   Connector.prototype.install = function () {
     var self = this;
     var on = this.chatBot.subscriptions;
 
-    on.onEscalateToAgent(function (escalationData, next) {
+    on.onEscalateToAgent(function (escalationData) {
       if (self.active() || self.escalating) return undefined;  // already with a person
       self.escalate(escalationData || {});
       return undefined;
@@ -308,37 +391,28 @@
       return next(mediaData);
     });
 
+    // The SDK's close button asks its own question (a modal system message with the id
+    // exitConversation). "yes" while a person is on the chat ends the chat, as Inbenta's
+    // live-chat adapters do: the chat returns to the bot and the SDK does not reset.
     on.onSelectSystemMessageOption(function (optionData, next) {
-      var result = next(optionData);
-      var id = optionData && optionData.id;
-      if (id !== undefined && (id === EXIT_QUESTION_ID || self.exitQuestions.indexOf(id) >= 0)) {
-        self.exitQuestions = [];
-        var value = optionData.option && optionData.option.value;
-        if (value === 'yes' && self.active()) self.leave();
-      }
-      return result;
-    });
-
-    // The close button while a person is on the chat: ask first, then leave.
-    if (on.onResetSession) on.onResetSession(function (next) {
-      if (!self.active()) return next();
-      if (!self.config.exitConfirmation) {
+      var value = optionData && optionData.option && optionData.option.value;
+      if (self.active() && optionData.id === EXIT_CONVERSATION && value === 'yes') {
         self.leave();
         return undefined;
       }
-      // The SDK answers with the id of the message shown (its own, unless modal).
-      var shown = self.chatBot.actions.displaySystemMessage({
-        id: EXIT_QUESTION_ID,
-        message: 'exit-chat',
-        translate: true,
-        options: [{label: 'yes', value: 'yes'}, {label: 'no', value: 'no'}]
-      });
-      if (shown !== undefined && shown !== null) self.exitQuestions.push(shown);
-      return undefined;
+      return next(optionData);
+    });
+
+    // A build whose close button resets the session without asking: the user left the chat
+    // and the bot's session; end the chat on the hub and let the SDK reset.
+    if (on.onResetSession) on.onResetSession(function (next) {
+      if (self.active()) self.leave({reset: true});
+      return next();
     });
 
     on.onReady(function (next) {
       self.restore();
+      self.surveyPending();
       return next();
     });
 
@@ -346,18 +420,16 @@
       root.document.addEventListener('visibilitychange', function () {
         self.scheduleRead();
       });
+      this.watchSurvey();
     }
   };
 
-  // -- escalating ----------------------------------------------------------------------------
+  // ---- adapter/src/escalation.js ----
+
+  // Handing the chat to the hub: POST /v1/escalations with the bot's transcript and session.
 
   Connector.prototype.sessionId = function () {
-    var session = {};
-    try {
-      session = this.chatBot.actions.getSessionData() || {};
-    } catch (e) {
-      this.log('warn', 'getSessionData failed', e);
-    }
+    var session = this.sdk('getSessionData') || {};
     if (session.sessionId) return text(session.sessionId, 200);
     var saved = this.load();
     if (!saved.sessionId) {
@@ -368,14 +440,9 @@
   };
 
   Connector.prototype.transcript = function () {
-    var items = [];
-    try {
-      items = this.chatBot.actions.getConversationTranscript({
-        maxInteractions: this.config.transcriptLength
-      }) || [];
-    } catch (e) {
-      this.log('warn', 'getConversationTranscript failed', e);
-    }
+    var items = this.sdk('getConversationTranscript', {
+      maxInteractions: this.config.transcriptLength
+    }) || [];
     var out = [];
     for (var i = 0; i < items.length; i++) {
       var item = items[i] || {};
@@ -422,8 +489,8 @@
     var body = this.escalationBody(data);
     var key = randomId('esc-');
     this.save({escalation: {key: key, body: body}});
-    this.chatBot.actions.disableInput();
-    this.chatBot.actions.displayChatbotActivity({});
+    this.sdk('disableInput');
+    this.sdk('displayChatbotActivity', {});
     return this.postEscalation(body, key);
   };
 
@@ -438,25 +505,29 @@
       });
     }).then(function (answer) {
       self.escalating = false;
-      self.chatBot.actions.hideChatbotActivity();
+      self.sdk('hideChatbotActivity');
       self.begin(answer);
     }, function (error) {
       self.escalating = false;
       self.save({escalation: null});
+      self.sdk('hideChatbotActivity');
+      self.sdk('enableInput');
+      if (error instanceof HubError && error.status === 409 &&
+          (error.code === 'conversation-open' || error.code === 'conversation_open')) {
+        // This bot session already has a chat open, in another tab or window: its token is
+        // there, not here. The user continues there, or escalates again once it ended.
+        self.log('warn', 'the chat of this session is open in another tab or window');
+        self.sdk('displaySystemMessage', {message: 'chat-open-elsewhere', translate: true});
+        return;
+      }
       self.log('error', 'the escalation failed: ' + error.message, error);
-      self.chatBot.actions.hideChatbotActivity();
-      self.chatBot.actions.enableInput();
-      self.chatBot.actions.displaySystemMessage({message: 'escalation-failed', translate: true});
+      self.sdk('displaySystemMessage', {message: 'escalation-failed', translate: true});
     });
   };
 
   Connector.prototype.closeButtonVisible = function () {
-    try {
-      var session = this.chatBot.actions.getSessionData() || {};
-      return session.closeButtonVisible !== false;
-    } catch (e) {
-      return true;
-    }
+    var session = this.sdk('getSessionData') || {};
+    return session.closeButtonVisible !== false;
   };
 
   Connector.prototype.begin = function (answer) {
@@ -466,23 +537,27 @@
       seq: 0,
       pending: [],
       media: {},
+      attended: false,
       closeButtonWas: this.closeButtonVisible()
     };
     this.displayed = [];
-    this.save({escalation: null});
+    this.leaving = false;
+    this.save({escalation: null, survey: null});
     if (!ENDED[answer.status]) this.showChatControls();
-    this.chatBot.actions.enableInput();
+    this.sdk('enableInput');
     this.watchTyping();
     this.connect();
   };
 
   Connector.prototype.showChatControls = function () {
-    var actions = this.chatBot.actions;
-    if (this.config.uploadButton && actions.showUploadMediaButton) actions.showUploadMediaButton();
-    if (this.config.closeButton && actions.showCloseButton) actions.showCloseButton();
+    if (this.config.uploadButton) this.sdk('showUploadMediaButton');
+    if (this.config.closeButton) this.sdk('showCloseButton');
   };
 
-  // -- the user's side -----------------------------------------------------------------------
+  // ---- adapter/src/user-side.js ----
+
+  // The user's side of an open chat: messages (with their ticks), files, typing, read
+  // receipts and leaving.
 
   // The id the SDK gave the message being sent: the latest displayed user message with this
   // text, else the latest guest message of the transcript without an external id.
@@ -493,17 +568,15 @@
         return this.displayed.splice(i, 1)[0].id;
       }
     }
-    try {
-      var items = this.chatBot.actions.getConversationTranscript({maxInteractions: 5}) || [];
-      for (var j = items.length - 1; j >= 0; j--) {
-        var item = items[j];
-        if (item.user === 'guest' && !item.externalId && item.id &&
-            item.message === messageData.message && !this.isPending(item.id)) {
-          return String(item.id);
-        }
+    var items = this.sdk('getConversationTranscript', {maxInteractions: 5}) || [];
+    for (var j = items.length - 1; j >= 0; j--) {
+      var item = items[j] || {};
+      if (item.user === 'guest' && !item.externalId && item.id &&
+          item.message === messageData.message && !this.isPending(item.id)) {
+        return String(item.id);
       }
-    } catch (e) { /* no transcript: a fresh id, without ticks */ }
-    return null;
+    }
+    return null;  // a fresh id, without ticks
   };
 
   Connector.prototype.isPending = function (id) {
@@ -527,11 +600,7 @@
   };
 
   Connector.prototype.tick = function (payload) {
-    try {
-      this.chatBot.actions.updateMessage(payload);
-    } catch (e) {
-      this.log('warn', 'updateMessage failed', e);
-    }
+    this.sdk('updateMessage', payload);
   };
 
   Connector.prototype.enqueue = function (item) {
@@ -540,7 +609,7 @@
     this.sendChain = this.sendChain.then(function () {
       if (!self.state || self.state.conversationId !== conversationId) return undefined;
       return self.withRetries(8, function () {
-        return self.request('POST', '/v1/conversations/' + conversationId + '/messages', {
+        return self.request('POST', self.conversationPath(conversationId) + '/messages', {
           json: {id: item.id, message: item.message}
         });
       }).then(function () {
@@ -578,7 +647,7 @@
         var form = new root.FormData();
         form.append('file', file, file.name || 'file');
         form.append('id', id);
-        return self.request('POST', '/v1/conversations/' + conversationId + '/media',
+        return self.request('POST', self.conversationPath(conversationId) + '/media',
           {body: form});
       }).then(function (media) {
         if (self.state) {
@@ -591,7 +660,7 @@
         self.tick({id: id, action: 'ERROR_TICK'});
         var label = {413: 'file-too-large', 415: 'file-extension-not-allowed',
           409: 'file-upload-not-supported'}[error.status];
-        if (label) self.chatBot.actions.displaySystemMessage({message: label, translate: true});
+        if (label) self.sdk('displaySystemMessage', {message: label, translate: true});
         else self.log('warn', 'the file could not be sent: ' + error.message, error);
       });
     });
@@ -619,17 +688,20 @@
     return true;
   };
 
-  Connector.prototype.leave = function () {
+  // The user ends the chat. The stream then brings the chat back to the bot; with
+  // {reset: true} the SDK is resetting its session, so the chat is forgotten here at once.
+  Connector.prototype.leave = function (options) {
     var self = this;
-    var conversationId = this.state.conversationId;
+    var chat = this.state;
+    this.leaving = true;
     this.withRetries(4, function () {
-      return self.request('POST', '/v1/conversations/' + conversationId + '/close',
-        {json: {reason: 'closed-by-user'}});
+      return self.request('POST', self.conversationPath(chat.conversationId) + '/close',
+        {json: {reason: 'closed-by-user'}, token: chat.token});
     }).catch(function (error) {
       self.log('warn', 'closing the chat failed: ' + error.message, error);
       if (!retryable(error)) self.abandon();
     });
-    // The stream brings the chat back to the bot.
+    if (options && options.reset) this.finish({quiet: true});
   };
 
   // The user's typing, from the SDK's text input (the typingInput option: a CSS selector,
@@ -667,7 +739,7 @@
   Connector.prototype.sendTyping = function (typing) {
     if (!this.state) return;
     var self = this;
-    this.request('POST', '/v1/conversations/' + this.state.conversationId + '/typing',
+    this.request('POST', this.conversationPath(this.state.conversationId) + '/typing',
       {json: {typing: typing}}).catch(function (error) {
       self.log('debug', 'typing not sent', error);
     });
@@ -684,7 +756,7 @@
       if (!self.state || self.lastAgentMessage === self.lastRead) return;
       var upTo = self.lastAgentMessage;
       self.lastRead = upTo;
-      self.request('POST', '/v1/conversations/' + self.state.conversationId + '/read',
+      self.request('POST', self.conversationPath(self.state.conversationId) + '/read',
         {json: {upTo: upTo}}).catch(function (error) {
         if (self.lastRead === upTo) self.lastRead = null;
         self.log('debug', 'read receipt not sent', error);
@@ -692,13 +764,19 @@
     }, 300);
   };
 
-  // -- the event stream ----------------------------------------------------------------------
+  // ---- adapter/src/stream.js ----
 
-  Connector.prototype.connect = function () {
+  // The conversation's event stream: a WebSocket (long-polling when WebSockets are really
+  // blocked on the way), resumed from the last seq applied; each envelope applied once, in
+  // order, as chatBot.actions[action](data).
+
+  // probe: plain HTTP to the hub just worked, so a socket that fails now tells that
+  // WebSockets themselves are blocked (not that the hub is down or restarting).
+  Connector.prototype.connect = function (probe) {
     this.disconnect();
     if (!this.state) return;
     var run = ++this.streamRun;
-    if (this.transport === 'websocket' && this.WebSocketImpl) this.openSocket(run);
+    if (this.transport === 'websocket' && this.WebSocketImpl) this.openSocket(run, probe === true);
     else this.poll(run);
   };
 
@@ -718,10 +796,10 @@
   };
 
   Connector.prototype.eventsPath = function () {
-    return '/v1/conversations/' + encodeURIComponent(this.state.conversationId) + '/events';
+    return this.conversationPath(this.state.conversationId) + '/events';
   };
 
-  Connector.prototype.openSocket = function (run) {
+  Connector.prototype.openSocket = function (run, probe) {
     var self = this;
     var url = this.config.hubUrl.replace(/^http/, 'ws') + this.eventsPath() +
       '?token=' + encodeURIComponent(this.state.token) + '&after=' + this.state.seq;
@@ -729,6 +807,7 @@
     try {
       socket = new this.WebSocketImpl(url);
     } catch (e) {
+      this.log('warn', 'WebSocket unavailable: long-polling instead', e);
       this.transport = 'poll';
       this.poll(run);
       return;
@@ -738,6 +817,7 @@
     socket.onopen = function () {
       opened = true;
       self.attempts = 0;
+      self.socketRefusals = 0;
     };
     socket.onmessage = function (message) {
       if (run !== self.streamRun) return;
@@ -756,11 +836,12 @@
     socket.onclose = function (event) {
       if (run !== self.streamRun) return;
       self.socket = null;
-      self.reconnect(run, event.code === 1001, opened);
+      if (probe && !opened) self.socketRefusals++;
+      self.reconnect(run, event.code === 1001);
     };
   };
 
-  Connector.prototype.reconnect = function (run, goingAway, opened) {
+  Connector.prototype.reconnect = function (run, goingAway) {
     var self = this;
     if (!this.state) return;
     var attempt = this.attempts++;
@@ -773,19 +854,21 @@
         self.connect();
         return;
       }
-      // Failing again: is the chat still there for us? (token expired, conversation gone)
-      self.request('GET', '/v1/conversations/' + encodeURIComponent(self.state.conversationId))
+      // Failing again: is the chat still there for us (token expired, conversation gone)?
+      // And is it the hub that is away, or only its WebSocket?
+      self.request('GET', self.conversationPath(self.state.conversationId))
         .then(function () {
-          // The hub answers over HTTP: after repeated WebSocket failures that never opened,
-          // something on the way blocks WebSockets: long-poll instead.
-          if (!opened && attempt >= 3 && self.transport === 'websocket') {
+          if (run !== self.streamRun) return;
+          // WebSockets failed twice right after plain HTTP worked: something on the way
+          // blocks them. Long-poll from now on.
+          if (self.socketRefusals >= 2 && self.transport === 'websocket') {
             self.log('warn', 'WebSocket unavailable: long-polling instead');
             self.transport = 'poll';
           }
-          if (run === self.streamRun) self.connect();
+          self.connect(true);
         }, function (error) {
           if (!retryable(error)) self.abandon();
-          else if (run === self.streamRun) self.reconnect(run, false, opened);
+          else if (run === self.streamRun) self.reconnect(run, false);
         });
     }, delay);
   };
@@ -830,36 +913,34 @@
     this.state.seq = envelope.seq;
     this.save();
     var hub = envelope.action === 'setExternalInfo' && envelope.data && envelope.data.hub;
+    if (hub && hub.status === 'assigned') this.state.attended = true;
     if (hub && ENDED[hub.status]) this.finish();
     return true;
   };
 
+  // What the user reads while waiting: the position and the estimated wait when the hub has
+  // them (the label changes with what is known, so no "number null").
+  function queueMessage(data) {
+    var replacements = assign({}, data.replacements);
+    var position = replacements.position;
+    var wait = replacements.estimatedWait;
+    var hasPosition = typeof position === 'number';
+    var hasWait = typeof wait === 'number';
+    if (hasWait) replacements.estimatedWaitMinutes = Math.max(1, Math.ceil(wait / 60));
+    var label = hasPosition ? (hasWait ? 'queue-position' : 'queue-position-no-estimate') :
+      (hasWait ? 'queue-wait' : 'wait-for-agent');
+    return assign({}, data, {message: label, replacements: replacements});
+  }
+
   Connector.prototype.apply = function (action, data) {
-    var run = this.chatBot.actions[action];
-    if (typeof run !== 'function') {
-      this.log('warn', 'the chatbot has no action ' + action);
-      return;
-    }
     if (action === 'displaySystemMessage' && data.message === 'queue-position') {
-      data = assign({}, data, {replacements: assign({}, data.replacements)});
-      var wait = data.replacements.estimatedWait;
-      if (typeof wait === 'number') {
-        data.replacements.estimatedWaitMinutes = Math.max(1, Math.ceil(wait / 60));
-      } else {
-        data.message = 'queue-position-no-estimate';
-      }
+      data = queueMessage(data);
     }
-    try {
-      run.call(this.chatBot.actions, data);
-    } catch (e) {
-      this.log('error', action + ' failed', e);
-    }
+    this.sdk(action, data);
     var hubId = action === 'displayChatbotMessage' && data.custom && data.custom.externalId;
     if (hubId) {
       this.lastAgentMessage = hubId;
-      if (data.media && data.media.id && this.state) {
-        this.state.media[hubId] = data.media.id;
-      }
+      if (data.media && data.media.id && this.state) this.state.media[hubId] = data.media.id;
       this.scheduleRead();
     } else if (action === 'updateMessage' && data.action === 'UPDATE_EXTERNAL' && this.state) {
       var media = this.state.media[data.id];
@@ -867,9 +948,15 @@
     }
   };
 
-  // The chat is over (ended, or a ticket): the stream already gave the chat back to the bot.
-  Connector.prototype.finish = function () {
+  // ---- adapter/src/ending.js ----
+
+  // The end of a chat: the stream has already given the chat back to the bot (name, icon,
+  // chat-closed, input); the adapter hides its buttons, forgets the chat, and asks for a
+  // rating when a person took part.
+
+  Connector.prototype.finish = function (options) {
     var chat = this.state;
+    var quiet = options && options.quiet;
     this.disconnect();
     this.stopTyping();
     if (this.typingBound) {
@@ -877,35 +964,117 @@
       this.typingBound = null;
     }
     this.state = null;
+    this.leaving = false;
     this.lastAgentMessage = this.lastRead = null;
     this.displayed = [];
-    var actions = this.chatBot.actions;
-    if (this.config.uploadButton && actions.hideUploadMediaButton) actions.hideUploadMediaButton();
-    if (chat.closeButtonWas === false && actions.hideCloseButton) actions.hideCloseButton();
+    if (this.config.uploadButton) this.sdk('hideUploadMediaButton');
+    if (chat.closeButtonWas === false) this.sdk('hideCloseButton');
     this.save({last: {conversationId: chat.conversationId, token: chat.token, media: chat.media}});
+    if (!quiet && chat.attended && this.config.survey) this.askRating(chat);
   };
 
   // The chat cannot go on (its token expired, it is gone): back to the bot, locally.
   Connector.prototype.abandon = function () {
     if (!this.state) return;
-    var actions = this.chatBot.actions;
     this.log('warn', 'the chat ' + this.state.conversationId + ' cannot be resumed');
-    actions.hideChatbotActivity();
-    actions.setChatbotName({source: 'default'});
-    actions.setChatbotIcon({source: 'default'});
-    actions.displaySystemMessage({message: 'chat-lost', translate: true});
-    actions.enableInput();
-    this.finish();
+    this.sdk('hideChatbotActivity');
+    this.sdk('setChatbotName', {source: 'default'});
+    this.sdk('setChatbotIcon', {source: 'default'});
+    this.sdk('displaySystemMessage', {message: 'chat-lost', translate: true});
+    this.sdk('enableInput');
+    this.finish({quiet: true});
   };
 
-  // -- after a page reload ---------------------------------------------------------------
+  // ---- adapter/src/survey.js ----
+
+  // The satisfaction survey, as Inbenta's live chat shows it: in the SDK's custom
+  // conversation window at the end of a chat, kept across a reload until answered or
+  // skipped. The rating goes to POST /v1/conversations/{id}/rating with the chat's token.
+
+  var SURVEY_FORM = 'offload-hub-survey';
+
+  Connector.prototype.surveyHtml = function () {
+    var t = this.config.survey;
+    var options = '';
+    for (var i = 0; i < t.ratings.length; i++) {
+      var id = SURVEY_FORM + '-rating-' + (i + 1);
+      options += '<p><input type="radio" name="rating" required value="' + (i + 1) + '" id="' +
+        id + '"> <label for="' + id + '">' + escapeHtml(t.ratings[i]) + '</label></p>';
+    }
+    return '<form id="' + SURVEY_FORM + '" class="offload-hub-survey" aria-labelledby="' +
+      SURVEY_FORM + '-title">' +
+      '<h3 id="' + SURVEY_FORM + '-title">' + escapeHtml(t.title) + '</h3>' +
+      '<fieldset><legend>' + escapeHtml(t.question) + '</legend>' + options + '</fieldset>' +
+      '<p><label for="' + SURVEY_FORM + '-comment">' + escapeHtml(t.comment) + '</label><br>' +
+      '<textarea id="' + SURVEY_FORM + '-comment" name="comment" rows="3" maxlength="2000">' +
+      '</textarea></p>' +
+      '<p><button type="submit">' + escapeHtml(t.send) + '</button> ' +
+      '<button type="button" data-offload-hub-survey="skip">' + escapeHtml(t.skip) +
+      '</button></p></form>';
+  };
+
+  Connector.prototype.askRating = function (chat) {
+    this.save({survey: {conversationId: chat.conversationId, token: chat.token}});
+    this.sdk('showCustomConversationWindow', {content: this.surveyHtml()});
+  };
+
+  // After a reload: a survey not yet answered is shown again.
+  Connector.prototype.surveyPending = function () {
+    if (this.config.survey && this.load().survey && !this.active()) {
+      this.sdk('showCustomConversationWindow', {content: this.surveyHtml()});
+    }
+  };
+
+  Connector.prototype.closeSurvey = function () {
+    this.save({survey: null});
+    this.sdk('hideCustomConversationWindow');
+  };
+
+  // The window's HTML is the SDK's to draw: its form is found by id when it is used.
+  Connector.prototype.watchSurvey = function () {
+    var self = this;
+    var document = root.document;
+    document.addEventListener('submit', function (event) {
+      var form = event.target;
+      if (!form || form.id !== SURVEY_FORM) return;
+      event.preventDefault();
+      var pending = self.load().survey;
+      var chosen = form.querySelector('input[name="rating"]:checked');
+      if (!pending || !chosen) return;
+      var comment = text(form.querySelector('textarea[name="comment"]').value, 2000).trim();
+      var body = {value: chosen.value};
+      if (comment) body.comment = comment;
+      self.closeSurvey();
+      self.withRetries(4, function () {
+        return self.request('POST', self.conversationPath(pending.conversationId) + '/rating',
+          {json: body, token: pending.token});
+      }).then(function () {
+        self.sdk('displaySystemMessage', {message: 'survey-thanks', translate: true});
+      }, function (error) {
+        self.log('warn', 'the rating could not be sent: ' + error.message, error);
+      });
+    }, true);
+    document.addEventListener('click', function (event) {
+      var target = event.target;
+      if (target && target.getAttribute &&
+          target.getAttribute('data-offload-hub-survey') === 'skip' &&
+          target.closest && target.closest('#' + SURVEY_FORM)) {
+        self.closeSurvey();
+      }
+    }, true);
+  };
+
+  // ---- adapter/src/restore.js ----
+
+  // After a page reload: the open chat is read back from the hub and its stream resumed
+  // from the last seq applied. Every SDK call is guarded: one that fails never stops it.
 
   Connector.prototype.restore = function () {
     var self = this;
     var saved = this.load();
     if (saved.escalation && !saved.chat) {
       // The page went away while escalating: the same key gives the same conversation.
-      this.chatBot.actions.disableInput();
+      this.sdk('disableInput');
       this.postEscalation(saved.escalation.body, saved.escalation.key);
       return;
     }
@@ -914,11 +1083,11 @@
     this.state.pending = this.state.pending || [];
     this.state.media = this.state.media || {};
     this.withRetries(4, function () {
-      return self.request('GET', '/v1/conversations/' +
-        encodeURIComponent(self.state.conversationId));
+      return self.request('GET', self.conversationPath(self.state.conversationId));
     }).then(function (snapshot) {
       if (self.state) self.resume(snapshot);
     }, function (error) {
+      if (!self.state) return;
       if (retryable(error)) {
         self.connect();  // the hub is unreachable for now: the stream keeps trying
       } else {
@@ -931,13 +1100,13 @@
     var state = this.state;
     this.replayLostHistory(snapshot, state.seq);
     var open = !ENDED[snapshot.status];
+    if (snapshot.status === 'assigned' || snapshot.agent) state.attended = true;
     if (open) {
-      var actions = this.chatBot.actions;
       if (snapshot.status === 'assigned' && snapshot.agent) {
-        actions.setChatbotName({source: 'name', name: snapshot.agent.name});
-        if (snapshot.agent.icon) actions.setChatbotIcon({source: 'url', url: snapshot.agent.icon});
+        this.sdk('setChatbotName', {source: 'name', name: snapshot.agent.name});
+        if (snapshot.agent.icon) this.sdk('setChatbotIcon', {source: 'url', url: snapshot.agent.icon});
         if (snapshot.agentTyping) {
-          actions.displayChatbotActivity({type: 'writing', name: snapshot.agent.name});
+          this.sdk('displayChatbotActivity', {type: 'writing', name: snapshot.agent.name});
         }
       }
       this.showChatControls();
@@ -972,21 +1141,19 @@
 
   // The SDK restores its own messages after a reload. If it did not (none of the chat's
   // messages up to the last applied seq are in its transcript), they are shown again from
-  // the hub's snapshot, so nothing the user saw is lost.
+  // the hub's snapshot, so nothing the user saw is lost. Agent messages carry the hub's id in
+  // custom.externalId (displayChatbotMessage has no externalId of its own).
   Connector.prototype.replayLostHistory = function (snapshot, seq) {
     var messages = (snapshot.messages || []).filter(function (m) { return m.seq <= seq; });
     if (!messages.length) return;
-    var items = [];
-    try {
-      items = this.chatBot.actions.getConversationTranscript({maxInteractions: 1000}) || [];
-    } catch (e) {
-      return;
-    }
+    var items = this.sdk('getConversationTranscript', {maxInteractions: 1000});
+    if (!Array.isArray(items)) return;  // no transcript to compare with: replay nothing
     var known = {};
     for (var i = 0; i < items.length; i++) {
-      if (items[i].externalId) known['x' + items[i].externalId] = true;
-      if (items[i].id !== undefined) known['i' + items[i].id] = true;
-      known['m' + items[i].user + ':' + items[i].message] = true;
+      var item = items[i] || {};
+      if (item.externalId) known['x' + item.externalId] = true;
+      if (item.id !== undefined) known['i' + item.id] = true;
+      known['m' + item.user + ':' + item.message] = true;
     }
     for (var j = 0; j < messages.length; j++) {
       var m = messages[j];
@@ -996,20 +1163,19 @@
         return;  // the SDK has its history
       }
     }
-    var actions = this.chatBot.actions;
     var ticks = {waiting: 'WAITING_TICK', delivered: 'SINGLE_TICK', read: 'DOUBLE_TICK',
       failed: 'ERROR_TICK'};
     for (var k = 0; k < messages.length; k++) {
       var message = messages[k];
       var media = message.media ? assign({}, message.media) : undefined;
       if (message.author === 'agent') {
-        var data = {type: 'answer', message: message.message,
+        var data = {type: 'answer', message: media && !message.message ? 'void' : message.message,
           custom: {externalId: message.externalId, agentName: message.agentName}};
         if (media) data.media = media;
-        actions.displayChatbotMessage(data);
+        this.sdk('displayChatbotMessage', data);
       } else {
-        var id = actions.displayUserMessage(media ? {message: message.message, media: media} :
-          {message: message.message});
+        var id = this.sdk('displayUserMessage', media ?
+          {message: message.message, media: media} : {message: message.message});
         if (typeof id === 'string') {
           this.tick({id: id, action: 'UPDATE_EXTERNAL', newExternalId: message.externalId});
           if (ticks[message.status]) {
@@ -1017,12 +1183,15 @@
           }
         }
       }
-      if (media) this.state.media[message.externalId] = media.id;
+      if (media && this.state) this.state.media[message.externalId] = media.id;
     }
   };
 
-  // -- availability, before offering a person -----------------------------------------------
+  // ---- adapter/src/exports.js ----
 
+  // What the page sees: window.OffloadHub.
+
+  // GET /v1/availability with the bot's public id: whether to offer a person at all.
   function availability(options) {
     var config = assign({}, DEFAULTS, options);
     var hubUrl = (config.hubUrl || root.location.origin).replace(/\/+$/, '');
@@ -1043,11 +1212,23 @@
     });
   }
 
+  // The checkAgents function Inbenta's escalation adapters take: a promise of
+  // {agentsAvailable}, from the hub's availability.
+  function checkAgents(options) {
+    return function () {
+      return availability(options).then(function (answer) {
+        return {agentsAvailable: answer.open === true};
+      }, function () {
+        return {agentsAvailable: false};
+      });
+    };
+  }
+
   root.OffloadHub = {
     version: VERSION,
     adapter: adapter,
     availability: availability,
-    labels: assign({}, LABELS),
-    EXIT_QUESTION_ID: EXIT_QUESTION_ID
+    checkAgents: checkAgents,
+    labels: assign({}, LABELS)
   };
 })(window);

@@ -135,6 +135,8 @@ async def test_the_documented_snippet_hands_a_chat_over(
         await expect(sent.get_by_role("img")).to_have_attribute("title", "Read")
 
         await agent.get_by_role("button", name="Close conversation").click()
+        survey = chat.get_by_role("form", name="How was your chat?")
+        await survey.get_by_role("button", name="Skip").click()
         await expect(log).to_contain_text("The chat with the agent has ended.")
         await expect(chat.get_by_role("heading", level=2)).to_have_text("Shop assistant")
         for tab in (agent_tab, user_tab):

@@ -8,6 +8,7 @@ over the long-poll transport, with a file on the way."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 
 import pytest
@@ -15,7 +16,7 @@ from playwright.async_api import Browser, Locator, Page, expect
 
 from hub import keys
 from hub.app import GOING_AWAY
-from hub.demo import DEMO_AGENT_EMAIL
+from hub.demo import DEMO_AGENT_EMAIL, DEMO_BOT_ID
 from tests.dashboard.browser import Tab, go_online, open_tab, screenshot_path, sign_in
 from tests.e2e.conftest import DemoHub
 
@@ -170,8 +171,14 @@ async def test_a_handoff_from_the_demo_widget(demo_hub: DemoHub, browser: Browse
         await agent.get_by_label("Reason").select_option(label="Resolved")
         await agent.get_by_role("button", name="Close conversation").click()
         await expect(agent.get_by_text("The conversation is closed")).to_be_visible()
-        await expect(widget.log).to_contain_text("The chat with the agent has ended.")
+        # The satisfaction survey, in the SDK's custom conversation window (in place of the
+        # messages and the input): skipped here.
+        survey = widget.chat.get_by_role("form", name="How was your chat?")
+        await expect(survey).to_be_visible()
         await widget.name_is("Demo bot")
+        await survey.get_by_role("button", name="Skip").click()
+        await expect(survey).to_be_hidden()
+        await expect(widget.log).to_contain_text("The chat with the agent has ended.")
         await expect(widget.box).to_be_enabled()
         await widget.say("How long does a delivery take?")
         await expect(widget.items.last).to_contain_text("Orders usually arrive")
@@ -232,17 +239,37 @@ async def test_leaving_from_the_widget_over_long_polling(
         await widget.tick("receipt.txt", "Read")
         await widget.name_is("Ana")
 
-        # The close button asks first: "no" keeps the chat, "yes" leaves it.
+        # The close button asks its own question once (the SDK's exitConversation): "no"
+        # keeps the chat, "yes" ends it, and the chat stays on the page with the bot.
+        question = widget.chat.get_by_role("alertdialog")
         await widget.chat.get_by_role("button", name="Close chat").click()
-        await expect(widget.log).to_contain_text("Do you want to leave the chat with the agent?")
-        await widget.items.last.get_by_role("button", name="No").click()
+        await expect(question).to_contain_text("Do you want to end this conversation?")
+        await question.get_by_role("button", name="No").click()
+        await expect(question).to_be_hidden()
         await widget.say("Actually, one more thing.")
         await expect(chat).to_contain_text("one more thing.")
         await widget.chat.get_by_role("button", name="Close chat").click()
-        await widget.items.last.get_by_role("button", name="Yes").click()
-        await expect(widget.log).to_contain_text("The chat with the agent has ended.")
-        await widget.name_is("Demo bot")
+        await question.get_by_role("button", name="Yes").click()
+        await expect(question).to_be_hidden()
         await expect(agent.get_by_text("This conversation has ended")).to_be_visible()
+        await widget.name_is("Demo bot")
+
+        # The survey: a rating and a comment reach the hub; then the chat is there again.
+        survey = widget.chat.get_by_role("form", name="How was your chat?")
+        await survey.get_by_label("4 - Good").check()
+        await survey.get_by_label("Anything to add? (optional)").fill("Quick and kind.")
+        await survey.get_by_role("button", name="Send").click()
+        await expect(widget.log).to_contain_text("Thank you for your feedback.")
+        await expect(widget.log).to_contain_text("The chat with the agent has ended.")
+        assert await widget.message("Actually, one more thing.").count() == 1
+        last = json.loads(
+            await user_tab.page.evaluate(f"sessionStorage.getItem('offload-hub:{DEMO_BOT_ID}')")
+        )["last"]
+        snapshot = await demo_hub.client.get(
+            f"/v1/conversations/{last['conversationId']}",
+            headers={"Authorization": f"Bearer {last['token']}"},
+        )
+        assert (await snapshot.json())["rating"] == {"value": "4", "comment": "Quick and kind."}
         for tab in (agent_tab, user_tab):
             tab.assert_no_problems()
 

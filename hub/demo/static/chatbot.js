@@ -98,7 +98,10 @@
       storageKey: 'demo-chatbot',
       answer: null,
       welcome: null,
-      typingInputClass: 'chatbot-input'
+      typingInputClass: 'chatbot-input',
+      // As the SDK's close button: ask first (a modal system message with the id
+      // exitConversation; "yes" resets the session), or reset at once (false).
+      closeConfirmation: true
     }, options);
     var labels = Object.assign({}, config.labels);
     var chains = {};
@@ -120,7 +123,9 @@
         uploadButton: false,
         visible: true,
         externalInfo: null,
-        sideWindow: null
+        sideWindow: null,
+        modal: null,
+        custom: null
       };
     }
 
@@ -212,7 +217,17 @@
       },
       displaySystemMessage: function (data) {
         data = data || {};
-        var id = data.id || newId();
+        if (data.modal) {
+          // Shown over the chat until answered; not part of the conversation.
+          state.modal = {id: data.id || null,
+            message: translate(data.message, data.translate, data.replacements),
+            options: (data.options || []).map(function (option) {
+              return Object.assign({}, option, {text: translate(option.label, data.translate)});
+            })};
+          changed();
+          return undefined;
+        }
+        var id = newId();
         add({
           id: id,
           user: 'system',
@@ -279,6 +294,11 @@
       },
       downloadMedia: function () {},
       selectSystemMessageOption: function (data) {
+        if (data && data.id === 'exitConversation') {
+          // The close button's confirmation: "yes" resets the session.
+          if (data.option && data.option.value === 'yes') chatBot.actions.resetSession();
+          return;
+        }
         var message = data && find(data.id);
         if (message) {
           message.selected = data.option ? data.option.value : null;
@@ -335,8 +355,11 @@
         changed();
       },
       closeSideWindow: function () { state.sideWindow = null; changed(); },
-      showCustomConversationWindow: function () {},
-      hideCustomConversationWindow: function () {},
+      showCustomConversationWindow: function (data) {
+        state.custom = (data && data.content) || '';
+        changed();
+      },
+      hideCustomConversationWindow: function () { state.custom = null; changed(); },
       suggestAnswer: function (data) {
         dom.input.value = (data && data.message) || '';
       },
@@ -389,7 +412,7 @@
     dom.name = el('h2', {className: 'chatbot-name'});
     dom.close = el('button', {type: 'button', className: 'chatbot-close',
       'aria-label': 'Close chat', title: 'Close chat', text: '×',
-      onclick: function () { chatBot.actions.resetSession(); }});
+      onclick: closeChat});
     dom.minimise = el('button', {type: 'button', className: 'chatbot-minimise',
       'aria-label': 'Minimise chat', title: 'Minimise chat', text: '–',
       onclick: function () { chatBot.actions.hideConversationWindow(); }});
@@ -405,9 +428,12 @@
       onclick: function () { dom.file.click(); }});
     dom.form = el('form', {className: 'chatbot-form'},
       [dom.attach, dom.file, dom.input, dom.send]);
+    dom.modal = el('div', {className: 'chatbot-modal', role: 'alertdialog',
+      'aria-modal': 'true', 'aria-label': 'Confirm'});
+    dom.custom = el('div', {className: 'chatbot-custom'});
     dom.window = el('section', {className: 'chatbot-window', 'aria-label': 'Chat'}, [
       el('header', {className: 'chatbot-header'}, [dom.icon, dom.name, dom.minimise, dom.close]),
-      dom.log, dom.activity, dom.side, dom.form
+      dom.log, dom.activity, dom.side, dom.custom, dom.form, dom.modal
     ]);
     container.classList.add('chatbot');
     container.appendChild(dom.window);
@@ -511,7 +537,54 @@
       ]);
     }
 
+    function closeChat() {
+      if (!config.closeConfirmation) {
+        chatBot.actions.resetSession();
+        return;
+      }
+      chatBot.actions.displaySystemMessage({id: 'exitConversation', modal: true,
+        message: 'exit-conversation', translate: true,
+        options: [{label: 'yes', value: 'yes'}, {label: 'no', value: 'no'}]});
+    }
+
+    function renderModal() {
+      dom.modal.hidden = !state.modal;
+      if (!state.modal) {
+        dom.modal.replaceChildren();
+        return;
+      }
+      var modal = state.modal;
+      dom.modal.replaceChildren(el('p', {text: modal.message}),
+        el('div', {className: 'chatbot-options'}, modal.options.map(function (option) {
+          return el('button', {type: 'button', text: option.text, onclick: function () {
+            state.modal = null;  // the click closes the question, whoever handles it
+            changed();
+            chatBot.actions.selectSystemMessageOption({id: modal.id,
+              option: {label: option.label, value: option.value}});
+          }});
+        })));
+      var firstButton = dom.modal.querySelector('button');
+      if (firstButton) firstButton.focus();
+    }
+
+    // The custom conversation window takes the place of the messages and the input.
+    function renderCustom() {
+      var open = state.custom !== null && state.custom !== undefined;
+      dom.custom.hidden = !open;
+      dom.log.hidden = open;
+      dom.form.hidden = open;
+      if (open && dom.custom.dataset.content !== state.custom) {
+        dom.custom.innerHTML = state.custom;
+        dom.custom.dataset.content = state.custom;
+      } else if (!open) {
+        dom.custom.replaceChildren();
+        delete dom.custom.dataset.content;
+      }
+    }
+
     function render() {
+      renderModal();
+      renderCustom();
       dom.window.hidden = !state.visible;
       dom.launcher.hidden = state.visible;
       dom.name.textContent = currentName();

@@ -55,7 +55,10 @@
   var labels = Object.assign({}, window.OffloadHub.labels, {
     'agent-writing': '{name} is typing…',
     'bot-writing': 'Typing…',
-    'no-escalation': 'Nobody can take this chat.'
+    'no-escalation': 'Nobody can take this chat.',
+    'exit-conversation': 'Do you want to end this conversation?',
+    'yes': 'Yes',
+    'no': 'No'
   });
 
   window.demoChatbot = window.DemoChatbot.build(document.getElementById('demo-chatbot'), {
@@ -64,6 +67,8 @@
     labels: labels,
     storageKey: 'offload-hub-demo-chatbot',
     answer: answer,
+    // ?close=reset: a close button that resets without asking (some SDK builds do).
+    closeConfirmation: params.get('close') !== 'reset',
     welcome: {
       type: 'multipleChoiceQuestion',
       message: 'Hi! I am the offload-hub demo bot. What can I do for you?',
