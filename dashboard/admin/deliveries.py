@@ -9,6 +9,8 @@ from dashboard.keys import HUB
 from dashboard.render import page
 from dashboard.sessions import Signed, admin_only
 from hub import keys
+from hub.chatlayer.delivery import KIND as CHATLAYER
+from hub.chatlayer.outgoing import RESUME
 from hub.errors import NotFound
 from hub.store.outbox import dead_letters
 
@@ -20,9 +22,19 @@ async def _page(
 ) -> web.Response:
     async with request.app[HUB][keys.DATABASE].read() as conn:
         dead = await dead_letters(conn=conn, limit=200)
+    # Failed hand-backs to Chatlayer: each leaves a user with a paused, silent bot.
+    paused = [row for row in dead if is_chatlayer_hand_back(row)]
     return page(
-        request, signed, "admin/deliveries.html", {"dead": dead, "sent": sent}, status=status
+        request,
+        signed,
+        "admin/deliveries.html",
+        {"dead": dead, "sent": sent, "paused": paused, "hand_back": is_chatlayer_hand_back},
+        status=status,
     )
+
+
+def is_chatlayer_hand_back(row: dict[str, object]) -> bool:
+    return str(row["target"]).startswith(f"{CHATLAYER}:") and row["kind"] == RESUME
 
 
 @routes.get("/admin/deliveries", name="admin_deliveries")

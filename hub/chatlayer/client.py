@@ -1,11 +1,11 @@
 """Chatlayer's REST API, as the hub calls it: one class, so its calls change in one place.
 
-What Chatlayer documents, and where:
+What Chatlayer documents, and where (docs/chatlayer.md says the same for operators):
 
 - Chatlayer's Offloading Webhook guide (docs.chatlayer.ai, "Offloading Webhook", section
   "Recipes > Sending messages as an agent"): *use the conversation actions API*
   (``https://api.chatlayer.ai/v1/docs/#operation/executeConversationAction``) *to send
-  messages as an agent*.
+  messages as an agent*. The offload's answer pauses the bot with ``"pauseBot": true``.
 - Chatlayer's own example of an offloading webhook (github.com/chatlayerai/
   chatlayer-examples, ``offloading-webhook/index.js`` and ``messaging.js``) makes that call
   as ``POST {server}/v1/bots/{botId}/conversations/{sessionId}/actions?version={version}``
@@ -15,19 +15,28 @@ What Chatlayer documents, and where:
   README gives the servers: ``https://api.chatlayer.ai`` (EU, the default here),
   ``https://api.prod.us-east4.gcp.chatlayer.ai`` (US), and
   ``https://api.prod.asia-south1.gcp.chatlayer.ai`` (Asia).
-- Chatlayer's "Human handover & live chat" guide: once the agent platform accepts an
-  offload *Chatlayer will pause the session*, and *when the agent sends the customer back
-  to Chatlayer, the session will get unpaused and the bot will start the conversation
-  again*.
+- Chatlayer's guides for its built-in providers (Genesys, Help Scout, #Interact): *when the
+  agent closes the conversation, the bot will be resumed*; its Sinch Contact guide shows a
+  bot reading the session variables ``internal.isPaused`` and ``internal.offload``.
+- Chatlayer's (deprecated) Webhook Channel API: ``POST /api/webview`` with ``botId``,
+  ``senderId``, ``session`` ``{namespace, data}`` and ``action`` ``{nextDialogstate}``
+  ("Asynchronous actions").
 
-What is **not** documented where the hub could read it: the body of the conversation
-action that sends the customer back. The API reference page (api.chatlayer.ai/v1/docs)
-could not be retrieved, so :meth:`ChatlayerApi.resume` is a design, following the words of
-the offload's own answer: the hub answered ``"pauseBot": true`` when it took the chat, and
-resumes with the same conversation action carrying ``"pauseBot": false`` (and, when the
-integration names one, ``"action": {"nextDialogstate": "<id>"}``, the field Chatlayer's
-API plugin uses to send a user to a dialog state). Check it against your Chatlayer
-account's API reference; :func:`resume_body` is the only place to change.
+Not documented anywhere public: how a Webhook offloading provider hands a paused session
+back to the bot. So the hand-back is a setting (``hand_back``), one of the plausible
+mechanisms (:func:`hand_back_call`):
+
+- ``conversation-action`` (the default): the conversation actions call above with
+  ``{"pauseBot": false}``: the documented API for offloading providers, and the key of the
+  offload's own answer;
+- ``dialogstate``: ``/api/webview`` with ``action.nextDialogstate`` (the integration's
+  ``resume_dialogstate``);
+- ``session-variables``: ``/api/webview`` with ``session`` setting ``internal.isPaused``
+  and ``internal.offload`` to ``false``;
+- ``none``: the hub sends nothing; the bot's own flow resumes it.
+
+Every one of them needs checking on a real Chatlayer account. A hand-back that fails is
+retried, then dead-lettered, logged and shown to admins (:mod:`hub.chatlayer.delivery`).
 """
 
 from __future__ import annotations
@@ -55,14 +64,6 @@ def image_message(url: str) -> dict[str, Any]:
 
 def send_messages_body(messages: list[dict[str, Any]]) -> dict[str, Any]:
     return {"sendMessages": messages}
-
-
-def resume_body(dialogstate: str | None) -> dict[str, Any]:
-    """The conversation action that hands the session back to the bot (see above)."""
-    body: dict[str, Any] = {"pauseBot": False}
-    if dialogstate is not None:
-        body["action"] = {"nextDialogstate": dialogstate}
-    return body
 
 
 class ChatlayerApi:
@@ -104,9 +105,35 @@ class ChatlayerApi:
         """Send ``messages`` to the session's user, as the bot (the agent's words)."""
         await self._post(self.actions_url(session), send_messages_body(messages))
 
-    async def resume(self, session: Coordinates, *, dialogstate: str | None = None) -> None:
-        """Hand the session back to the bot (Chatlayer unpauses it)."""
-        await self._post(self.actions_url(session), resume_body(dialogstate))
+    def webview_url(self) -> URL:
+        base = URL(self.base_url)
+        return base.with_path(base.path.rstrip("/") + "/api/webview", encoded=False)
+
+    def hand_back_call(
+        self, session: Coordinates, strategy: str, dialogstate: str | None
+    ) -> tuple[URL, dict[str, Any]] | None:
+        """The request that hands the session back to the bot, by ``strategy`` (see
+        above); None for ``none``."""
+        if strategy == "conversation-action":
+            return self.actions_url(session), {"pauseBot": False}
+        webview = {"botId": session.chatlayer_bot_id, "senderId": session.session_id}
+        if strategy == "dialogstate":
+            return self.webview_url(), {**webview, "action": {"nextDialogstate": dialogstate}}
+        if strategy == "session-variables":
+            data = {"isPaused": False, "offload": False}
+            session_data = {"namespace": "internal", "data": data}
+            return self.webview_url(), {**webview, "session": session_data}
+        if strategy == "none":
+            return None
+        raise ValueError(f"unknown hand-back strategy {strategy!r}")
+
+    async def hand_back(
+        self, session: Coordinates, *, strategy: str, dialogstate: str | None = None
+    ) -> None:
+        """Hand the session back to the bot (Chatlayer unpauses it), as configured."""
+        call = self.hand_back_call(session, strategy, dialogstate)
+        if call is not None:
+            await self._post(*call)
 
     async def _post(self, url: URL, body: dict[str, Any]) -> None:
         answer = await self._client.call(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -124,6 +124,8 @@ class ChatlayerDelivery:
         self.allow_private = allow_private
         self.max_attempts = max_attempts
         self._accepted: OrderedDict[str, bool] = OrderedDict()
+        # Hand-backs dead-lettered in this process, by integration (for the metrics).
+        self.hand_back_failures: Counter[str] = Counter()
 
     def client(self, integration: ChatlayerSettings) -> ChatlayerApi:
         return ChatlayerApi(
@@ -189,7 +191,11 @@ class ChatlayerDelivery:
         client = self.client(integration)
         try:
             if kind == outgoing.RESUME:
-                await client.resume(session, dialogstate=integration.resume_dialogstate)
+                await client.hand_back(
+                    session,
+                    strategy=integration.hand_back,
+                    dialogstate=integration.resume_dialogstate,
+                )
             elif messages := self.messages(row, integration):
                 await client.send_messages(session, messages)
         except ProviderTransientError as exc:
@@ -204,4 +210,22 @@ class ChatlayerDelivery:
         return None
 
     def on_dead(self, row: Row, error: str) -> None:
-        log.warning("Chatlayer delivery %s dead-lettered: %s", row["event_id"], error)
+        if row["kind"] != outgoing.RESUME:
+            log.warning("Chatlayer delivery %s dead-lettered: %s", row["event_id"], error)
+            return
+        # The worst failure on this channel: the user stays with a paused, silent bot.
+        name = row["target"].split(":", 1)[1]
+        self.hand_back_failures[name] += 1
+        integration = self.integrations.get(name)
+        strategy = integration.hand_back if integration is not None else "?"
+        log.warning(
+            "Chatlayer hand-back of session %s (integration %s, conversation %s) failed for "
+            "good: %s. The bot stays paused for this user: check hand_back (%s), then send "
+            "%s again from the dashboard's Dead letters",
+            row["payload"].get("sessionId"),
+            name,
+            row["conversation_id"],
+            error,
+            strategy,
+            row["event_id"],
+        )

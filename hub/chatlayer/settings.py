@@ -22,6 +22,7 @@ from pydantic import (
     SecretStr,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from hub.actions import SYSTEM_MESSAGES
@@ -30,6 +31,7 @@ NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"  # as hub.settings.NAME_PATTERN
 BOT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,40}$"  # a hub bot id, as queues' ``bots`` check it
 DEFAULT_API_URL = "https://api.chatlayer.ai"
 Version = Literal["DRAFT", "LIVE"]
+HandBack = Literal["conversation-action", "dialogstate", "session-variables", "none"]
 
 # What the user reads, as a bot message, for each system message of the chat; "" sends
 # nothing. ``{agentName}``, ``{ticketId}``, ``{minutes}``, ``{position}`` and
@@ -63,7 +65,20 @@ class ChatlayerSettings(BaseModel):
     history_hours: float = Field(24.0, gt=0)
     show_agent_name: bool = False
     texts: dict[str, str] = Field(default_factory=dict)
+    # How the session goes back to the bot when the chat ends (hub.chatlayer.client).
+    hand_back: HandBack = "conversation-action"
     resume_dialogstate: str | None = Field(None, min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _dialogstate_for_its_strategy(self) -> ChatlayerSettings:
+        if self.hand_back == "dialogstate" and self.resume_dialogstate is None:
+            raise ValueError("hand_back 'dialogstate' needs resume_dialogstate")
+        if self.hand_back != "dialogstate" and self.resume_dialogstate is not None:
+            raise ValueError(
+                "resume_dialogstate is only used with hand_back = 'dialogstate' "
+                f"(hand_back is {self.hand_back!r})"
+            )
+        return self
 
     @field_validator("verify_token")
     @classmethod

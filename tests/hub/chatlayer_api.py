@@ -7,6 +7,11 @@ JSON object body. It checks the token, the version and the body's fields, can fa
 number of calls with 503 (a platform having a bad minute), and keeps every action it
 accepted, in arrival order (so a test sees any action sent twice).
 
+For the hand-back strategies that use it, it also serves Chatlayer's (deprecated) Webhook
+Channel "asynchronous actions", ``POST /api/webview`` with ``botId``, ``senderId`` and a
+``session`` or an ``action`` (kept in ``webviews``). ``refuse_hand_back`` answers 400 to any
+hand-back, as Chatlayer would to a body it does not take.
+
 The payloads are the examples of Chatlayer's Offloading Webhook documentation
 (docs.chatlayer.ai, "Offloading Webhook"), with their ids and timestamps.
 """
@@ -23,7 +28,8 @@ from aiohttp import web
 API_TOKEN = "cl-api-token-for-tests"
 VERIFY_TOKEN = "topsecretverifytoken"
 CHATLAYER_BOT = "ko3123ze"
-ACTION_FIELDS = {"sendMessages", "pauseBot", "action"}
+ACTION_FIELDS = {"sendMessages", "pauseBot"}
+WEBVIEW_FIELDS = {"botId", "senderId", "session", "action", "messages"}
 
 
 @dataclass
@@ -48,8 +54,10 @@ class FakeChatlayer:
     token: str = API_TOKEN
     actions: list[Action] = field(default_factory=list)
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    webviews: list[dict[str, Any]] = field(default_factory=list)
     fail_next: int = 0
     answer: int = 200
+    refuse_hand_back: bool = False
     runner: web.AppRunner | None = None
     url: str = ""
 
@@ -69,6 +77,8 @@ class FakeChatlayer:
             if not ({"textMessageTemplate", "attachmentTemplate"} & set(message)):
                 return web.json_response({"error": f"unknown message {message}"}, status=400)
         self.attempts.append(body)
+        if self.refuse_hand_back and "pauseBot" in body:
+            return web.json_response({"error": "pauseBot is not an action"}, status=400)
         if self.fail_next > 0:
             self.fail_next -= 1
             return web.json_response({"error": "try again"}, status=503)
@@ -80,9 +90,21 @@ class FakeChatlayer:
         self.actions.append(action)
         return web.json_response({"status": "ok"})
 
+    async def webview(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return web.json_response({"error": "Unauthorized"}, status=401)
+        body = json.loads(await request.read())
+        if not isinstance(body, dict) or set(body) - WEBVIEW_FIELDS or "senderId" not in body:
+            return web.json_response({"error": f"not an asynchronous action: {body}"}, status=400)
+        if self.refuse_hand_back:
+            return web.json_response({"error": "no"}, status=400)
+        self.webviews.append(body)
+        return web.json_response({})
+
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/v1/bots/{bot_id}/conversations/{session_id}/actions", self.handle)
+        app.router.add_post("/api/webview", self.webview)
         self.runner = web.AppRunner(app)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)

@@ -22,6 +22,7 @@ from hub.clock import ManualClock
 from hub.settings import ConfigError, load_settings
 from hub.store.outbox import dead_letters
 from providers import Agent
+from tests.dashboard.support import add_agent, agent_session
 from tests.hub.chatlayer_api import (
     API_TOKEN,
     BUTTON_TEMPLATE,
@@ -592,7 +593,6 @@ async def test_the_integrations_words_and_the_agents_name(hub_factory, fake):
         changes={
             "show_agent_name": True,
             "texts": {"agent-joined": "", "queue-position": "You are number {position}."},
-            "resume_dialogstate": "dialog-after-chat",
         },
     )
     cid = await offloaded(hub)
@@ -605,8 +605,79 @@ async def test_the_integrations_words_and_the_agents_name(hub_factory, fake):
         text("You are number 1."),
         text("Ana: Hi"),
         text("The chat has ended."),
-        {"pauseBot": False, "action": {"nextDialogstate": "dialog-after-chat"}},
+        {"pauseBot": False},
     ]
+
+
+# -- the hand-back to the bot -------------------------------------------------------------
+
+HAND_BACKS = {
+    "conversation-action": ({"pauseBot": False}, None),
+    "dialogstate": (
+        None,
+        {"botId": CHATLAYER_BOT, "senderId": SESSION, "action": {"nextDialogstate": "d-after"}},
+    ),
+    "session-variables": (
+        None,
+        {
+            "botId": CHATLAYER_BOT,
+            "senderId": SESSION,
+            "session": {"namespace": "internal", "data": {"isPaused": False, "offload": False}},
+        },
+    ),
+    "none": (None, None),
+}
+
+
+@pytest.mark.parametrize("strategy", sorted(HAND_BACKS))
+@bounded()
+async def test_each_hand_back_strategy_makes_its_call(hub_factory, fake, strategy):
+    changes: dict[str, Any] = {"hand_back": strategy}
+    if strategy == "dialogstate":
+        changes["resume_dialogstate"] = "d-after"
+    hub = await chatlayer_hub(hub_factory, fake, changes=changes)
+    cid = await offloaded(hub)
+    await hub.provider().context.conversation_closed(cid)
+    await hub.settled()
+    action, webview = HAND_BACKS[strategy]
+    assert fake.actions[-1].body == (action or text("The chat has ended."))
+    assert fake.webviews == ([webview] if webview else [])
+
+
+@bounded()
+async def test_a_failed_hand_back_is_logged_counted_and_shown_with_the_dead_letters(
+    hub, fake, caplog
+):
+    fake.refuse_hand_back = True
+    cid = await offloaded(hub)
+    await hub.provider().context.conversation_closed(cid)
+    await hub.settled()
+    async with hub.app[keys.DATABASE].read() as conn:
+        (dead,) = await dead_letters(conn=conn, kind="chatlayer")
+    assert (dead["kind"], dead["conversation_id"]) == ("resume", cid)
+    assert "Chatlayer refused" in dead["last_error"]
+    (line,) = [r.getMessage() for r in caplog.records if "hand-back" in r.getMessage()]
+    assert f"session {SESSION} (integration shop, conversation {cid}) failed for good" in line
+    assert "The bot stays paused for this user: check hand_back (conversation-action)" in line
+    assert hub.app[keys.DISPATCHER].handlers["chatlayer"].hand_back_failures == {"shop": 1}
+
+    # An admin sees it as a hand-back, and how many users wait with a paused bot.
+    await add_agent(hub, "Boss", role="admin", online=False)
+    boss = await agent_session(hub.client)
+    try:
+        await boss.sign_in("boss@example.com")
+        listing = await (await boss.get("/dashboard/admin/deliveries")).text()
+    finally:
+        await boss.close()
+    assert "1 Chatlayer user is\n  still with a paused bot" in listing
+    assert "Hand-back to the bot" in listing
+    assert dead["event_id"] in listing
+
+    # Fixed on Chatlayer's side: sent again, the bot takes over.
+    fake.refuse_hand_back = False
+    assert await hub.app[keys.DISPATCHER].redeliver(dead["event_id"])
+    await hub.settled()
+    assert fake.actions[-1].body == {"pauseBot": False}
 
 
 @bounded()
@@ -776,6 +847,15 @@ async def test_configuration_errors_name_the_key(tmp_path):
     assert "chatlayer: 'Shop' is not a valid name" in load(base.replace("shop]", "Shop]") + token)
     assert "chatlayer.shop.texts: 'hello' is not a system message" in load(
         base + token + 'texts = { hello = "Hi" }\n'
+    )
+    assert "chatlayer.shop.hand_back: Input should be 'conversation-action'" in load(
+        base + token + 'hand_back = "unpause"\n'
+    )
+    assert "chatlayer.shop: hand_back 'dialogstate' needs resume_dialogstate" in load(
+        base + token + 'hand_back = "dialogstate"\n'
+    )
+    assert "resume_dialogstate is only used with hand_back = 'dialogstate'" in load(
+        base + token + 'resume_dialogstate = "d-1"\n'
     )
     twice = base + token + base.replace("shop]", "shop2]") + token
     assert "chatlayer: shop2.bot: bot 'shop-bot' already belongs to chatlayer.shop" in load(twice)
