@@ -39,6 +39,7 @@ from hub.security.tokens import TokenSigner
 from hub.settings import Settings
 from hub.store.bots import sync_config_bots
 from hub.store.meta import token_key
+from hub.telemetry.setup import install as install_telemetry
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ def create_app(
     app[keys.SETTINGS] = settings
     app[keys.BACKGROUND] = background
     app[keys.CLOCK] = clock or Clock()
+    install_telemetry(app)
     app[keys.BUS] = EventBus()
     app[keys.LIVE] = LiveChannel()
     host = ProviderHost.build(settings, lambda name: HubProviderContext(app, name))

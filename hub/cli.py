@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import re
 import secrets
 import socket
@@ -24,6 +23,7 @@ from hub.db import create_database, create_oneshot_engine
 from hub.migrate import DatabaseNotReady, check_schema, shown_url, upgrade
 from hub.settings import ConfigError, Settings, check_origin, load_settings
 from hub.store.bots import create_bot, list_bots, set_callback
+from hub.telemetry.logs import configure_logging as _configure_logging
 
 # ``offload-hub demo`` keeps its own database unless one is configured, so the demo's bot
 # and agent never mix with a real hub's (``make run`` and ``make demo`` side by side).
@@ -59,16 +59,6 @@ async def _accounts(settings: Settings) -> AsyncIterator[AgentAccounts]:
         yield AgentAccounts(database, Clock())
     finally:
         await database.dispose()
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line a second otherwise
 
 
 def _print_json(data: Any) -> None:
@@ -108,7 +98,7 @@ def _run(app: web.Application, sock: socket.socket, banner: str) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args, host=args.host, port=args.port)
-    _configure_logging(settings.log_level)
+    _configure_logging(settings.log_level, settings.log_format)
     upgrade(settings.database_url)
     from hub.app import create_app
 
@@ -138,7 +128,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = _settings(args, host=args.host, port=args.port)
     if "database_url" not in settings.model_fields_set:
         settings = settings.model_copy(update={"database_url": DEMO_DATABASE_URL})
-    _configure_logging(settings.log_level)
+    _configure_logging(settings.log_level, settings.log_format)
     upgrade(settings.database_url)
     from hub.app import create_app
     from hub.demo import mount_demo, prepare_demo

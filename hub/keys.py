@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from hub.routing import Router
     from hub.security.tokens import TokenSigner
     from hub.settings import Settings
+    from hub.telemetry.metrics import HubMetrics
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 # False for a command that starts the hub only to look (no scheduler, no deliveries).
@@ -49,3 +50,4 @@ SCHEDULER: web.AppKey[AsyncIOScheduler] = web.AppKey("scheduler")
 CALLBACKS: web.AppKey[CallbackDirectory] = web.AppKey("callbacks")
 FAILOVER: web.AppKey[Failover] = web.AppKey("failover")
 CHATLAYER: web.AppKey[ChatlayerChannel] = web.AppKey("chatlayer")
+METRICS: web.AppKey[HubMetrics] = web.AppKey("metrics")

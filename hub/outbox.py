@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from functools import partial
@@ -29,11 +29,13 @@ from hub.clock import Clock
 from hub.ids import new_id
 from hub.journal import Journal, Scope
 from hub.models import Outbox, table
+from hub.telemetry.context import bind
 
 log = logging.getLogger(__name__)
 
 OUTBOX = table(Outbox)
 LEASE = timedelta(seconds=60)
+_OUTCOMES = {"done": "done", "pending": "retry", "dead": "dead"}
 
 Row = dict[str, Any]
 
@@ -122,6 +124,8 @@ class Dispatcher:
         self._stopping = False
         self._idle = asyncio.Event()
         self._idle.set()
+        # Attempts settled by this process: (kind of target, done|retry|dead) -> count.
+        self.settled: Counter[tuple[str, str]] = Counter()
 
     def register(self, kind: str, handler: Handler) -> None:
         self.handlers[kind] = handler
@@ -167,6 +171,12 @@ class Dispatcher:
 
     async def _drain(self, lane_key: tuple[str, str | None]) -> None:
         lane = self._lanes[lane_key]
+        kind, _, name = lane_key[0].partition(":")  # the lane's own task: its log lines say
+        bind(
+            conversation=lane_key[1],
+            provider=name if kind == "provider" else None,
+            bot=name if kind == "callback" else None,
+        )
         try:
             while lane:
                 row = lane[0]
@@ -252,6 +262,7 @@ class Dispatcher:
         await self.journal.run(work, conversations=conversations)
         if status != "pending":
             self._failing.discard((row["target"], row["conversation_id"]))
+        self.settled[(row["target"].split(":", 1)[0], _OUTCOMES[status])] += 1
 
     async def redeliver(self, event_id: str) -> bool:
         """Send a dead-lettered row again, from its first attempt (an admin's action)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -196,6 +196,10 @@ class Settings(BaseSettings):
     retry_max_seconds: float = Field(300.0, gt=0)
     allow_private_urls: bool = False
     log_level: str = "INFO"
+    # "text" (one readable line) or "json" (one JSON object per line, for log collectors).
+    log_format: Literal["text", "json"] = "text"
+    # When set, /metrics answers only "Authorization: Bearer <metrics_token>".
+    metrics_token: SecretStr | None = None
     limits: Limits = Field(default_factory=Limits)
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
     bots: dict[str, BotSettings] = Field(default_factory=dict)
@@ -224,6 +228,13 @@ class Settings(BaseSettings):
     def _long_key(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters")
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 24:
+            raise ValueError("must be at least 24 characters")
         return value
 
     @field_validator("bots", "providers")

@@ -12,6 +12,7 @@ from hub.security.keys import SECRET_PREFIX
 from hub.security.tokens import TOKEN_PREFIX
 from hub.store.bots import bot_by_secret, get_bot
 from hub.store.conversations import get_conversation
+from hub.telemetry.context import bind
 
 BOT_ID_HEADER = "X-Bot-Id"
 
@@ -63,6 +64,7 @@ async def authenticate_bot(request: web.Request) -> Bot:
         async with database.read() as conn:
             bot = await _usable(await bot_by_secret(credentials, conn=conn))
         check_origin(request, bot)
+        bind(bot=bot.id)
         return bot
     public_id = request.headers.get(BOT_ID_HEADER)
     if public_id:
@@ -72,6 +74,7 @@ async def authenticate_bot(request: web.Request) -> Bot:
             raise Unauthorized(f"unknown bot {public_id!r}", code="invalid_key")
         bot = await _usable(bot)
         check_origin(request, bot, required=True)
+        bind(bot=bot.id)
         return bot
     raise Unauthorized(
         f"authenticate with 'Authorization: Bearer <secret key>' or '{BOT_ID_HEADER}'",
@@ -105,6 +108,7 @@ async def authorize_conversation(
         if conversation is None or conversation.bot_id != claims.bot_id:
             raise NotFound(f"conversation {conversation_id!r} does not exist")
         check_origin(request, await _usable(bot))
+        bind(conversation=conversation.id, bot=conversation.bot_id)
         return conversation
     if credentials.startswith(SECRET_PREFIX):
         async with database.read() as conn:
@@ -114,6 +118,7 @@ async def authorize_conversation(
         if conversation is None or conversation.bot_id != bot.id:
             # Another bot's conversation is answered like a missing one: ids are not probed.
             raise NotFound(f"conversation {conversation_id!r} does not exist")
+        bind(conversation=conversation.id, bot=conversation.bot_id)
         return conversation
     raise Unauthorized(
         "the credentials are neither a conversation token nor a bot key", code="invalid_auth"

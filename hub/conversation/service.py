@@ -26,6 +26,7 @@ from hub.plugins import Instance, ProviderHost
 from hub.routing import Router
 from hub.settings import ChainStep, Lifecycle, QueueSettings
 from hub.store.conversations import get_conversation
+from hub.telemetry.context import bind, log_context
 from providers import (
     Availability,
     AvailabilityRequest,
@@ -213,6 +214,12 @@ class ConversationService:
         A ``fresh`` escalation to a queue that is closed now walks the queue's
         ``out_of_hours`` steps instead (and the conversation remembers that). ``skipped``
         carries the reasons of steps passed before (a wait limit that ran out)."""
+        with log_context(conversation=conversation_id):
+            await self._route(conversation_id, start, fresh=fresh, skipped=skipped)
+
+    async def _route(
+        self, conversation_id: str, start: int, *, fresh: bool, skipped: tuple[str, ...]
+    ) -> None:
         async with self.database.read() as conn:
             conversation = await get_conversation(conversation_id, conn=conn)
         if conversation is None:
@@ -249,6 +256,7 @@ class ConversationService:
             if instance is None or instance.provider is None:
                 skipped.append("unavailable")
                 continue
+            bind(provider=instance.name)  # until route() returns
             availability = await self._availability(instance, request)
             if availability is None:
                 skipped.append("unavailable")
