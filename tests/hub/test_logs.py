@@ -8,7 +8,6 @@ import io
 import json
 import logging
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from hub.telemetry.context import log_context
 from hub.telemetry.logs import log_handler
 from providers import ProviderTransientError
 from tests.conftest import ONE_LIVE_PROVIDER
-from tests.support.serving import free_port, serving
+from tests.support.serving import serving
 
 ROOT = Path(__file__).resolve().parents[2]
 BOT_SECRET = "sk_logs-test-bot-secret-0123456789"
@@ -65,44 +64,26 @@ name = "support"
 chain = ["partner"]
 """
     )
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OFFLOAD_HUB_")}
     env["PYTHONPATH"] = str(ROOT)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "hub",
-        "--config",
-        str(config),
-        "serve",
-        "--port",
-        str(port),
-        env=env,
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
     lines: list[str] = []
-    try:
-        assert process.stderr is not None
-        base = f"http://127.0.0.1:{port}"
-        async with asyncio.timeout(60), aiohttp.ClientSession() as session:
-            await serving(session, base)
-            async with session.post(
-                f"{base}/v1/escalations",
-                json={"sessionId": "s-1", "inquiry": "my order is late"},
-                headers={"Authorization": f"Bearer {BOT_SECRET}", "X-Request-Id": "req-logs-1"},
-            ) as response:
-                assert response.status == 201
-                assert response.headers["X-Request-Id"] == "req-logs-1"
-                conversation_id = (await response.json())["conversationId"]
-            while not any("req-logs-1" in line for line in lines):
-                line = (await process.stderr.readline()).decode()
-                assert line, "the hub stopped"
-                lines.append(line)
-    finally:
-        process.terminate()
-        await asyncio.wait_for(process.wait(), 15)
+    async with (
+        serving(["--config", str(config), "serve"], env, tmp_path) as (process, base),
+        aiohttp.ClientSession() as session,
+        asyncio.timeout(60),
+    ):
+        async with session.post(
+            f"{base}/v1/escalations",
+            json={"sessionId": "s-1", "inquiry": "my order is late"},
+            headers={"Authorization": f"Bearer {BOT_SECRET}", "X-Request-Id": "req-logs-1"},
+        ) as response:
+            assert response.status == 201
+            assert response.headers["X-Request-Id"] == "req-logs-1"
+            conversation_id = (await response.json())["conversationId"]
+        while not any("req-logs-1" in line for line in lines):
+            line = (await process.stderr.readline()).decode()
+            assert line, "the hub stopped"
+            lines.append(line)
 
     records = [json.loads(line) for line in lines]  # every line is one JSON object
     for record in records:

@@ -1,26 +1,42 @@
-"""Running a hub as a separate process in a test: a free port, and waiting until it serves."""
+"""A hub run as its own process, as an operator runs it: ``offload-hub serve --port 0``."""
 
 from __future__ import annotations
 
 import asyncio
-import socket
-
-import aiohttp
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+import re
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 
 
-async def serving(session: aiohttp.ClientSession, base: str) -> None:
-    """Wait until ``base``/healthz answers 200 (the caller bounds the wait)."""
-    while True:
-        try:
-            async with session.get(f"{base}/healthz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientConnectionError:
-            pass
-        await asyncio.sleep(0.1)
+@asynccontextmanager
+async def serving(
+    args: list[str], env: dict[str, str], cwd: Path
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
+    """``python -m hub ARGS`` on a port the system picks, until the block ends; yields the
+    process (its standard error is a pipe, for the logs) and the address from its banner."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hub",
+        *args,
+        "--port",
+        "0",
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        banner = ""
+        async with asyncio.timeout(60):
+            while (found := re.search(r"listening on (http://\S+)", banner)) is None:
+                line = await process.stdout.readline()
+                assert line, f"the hub stopped: {banner}"
+                banner += line.decode()
+        yield process, found.group(1)
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 15)
