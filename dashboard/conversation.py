@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from dashboard.access import Opened, may_act, may_note, open_conversation, require_action
-from dashboard.forms import answer, fields, text
+from dashboard.forms import answer, fields, flag, text
 from dashboard.keys import HUB
 from dashboard.presenters import (
     as_json,
@@ -176,8 +176,9 @@ async def typing(request: web.Request, signed: Signed) -> web.StreamResponse:
     opened = await _opened(request, signed)
     data = await fields(request)
     desk = require_action(opened, signed)
-    await desk.typing(signed.agent.id, opened.id, bool(data.get("typing")))
-    return web.json_response({"typing": bool(data.get("typing"))})
+    typing = flag(data, "typing")
+    await desk.typing(signed.agent.id, opened.id, typing)
+    return web.json_response({"typing": typing})
 
 
 @routes.post(PATH + "/read", name="read")

@@ -4,14 +4,16 @@ The handshake is checked before the upgrade: the ``Origin`` must be the hub's ow
 session cookie must be live. The socket listens on the agent's id and ``desk:<instance>``
 audiences of :class:`hub.agents.live.LiveChannel`; while it is open it is the agent's
 heartbeat, every third of the presence timeout (presence expiry takes agents whose
-dashboards vanished offline), and a session
-that ends (signed out, disabled, expired) closes it with 1008.
+dashboards vanished offline), and a session that ends closes it with 1008: at once when
+it is signed out, replaced by a new sign-in or ended by an admin (:func:`disconnect`),
+else at the next heartbeat (expired).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 
 from aiohttp import WSMsgType, web
 
@@ -25,6 +27,17 @@ from hub.errors import Unauthorized
 
 routes = web.RouteTableDef()
 POLICY_VIOLATION = 1008
+
+
+def session_audience(token: str) -> str:
+    """The audience of the sockets of one signed-in session (by a hash of its cookie)."""
+    return "session:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+def disconnect(hub: web.Application, audience: str) -> None:
+    """Close the sockets of a session that ended (``session_audience``), or of every
+    session of an agent (the agent's id), with 1008 "signed out"."""
+    hub[keys.LIVE].close(audience, POLICY_VIOLATION)
 
 
 async def _read(ws: web.WebSocketResponse, listener: Listener) -> None:
@@ -46,7 +59,11 @@ async def live(request: web.Request) -> web.StreamResponse:
     channel = hub[keys.LIVE]
     agent_id = signed.agent.id
     beat = heartbeat_seconds(hub[keys.SETTINGS].lifecycle)
-    audiences = {agent_id, *(desk_audience(name) for name in hub[keys.WORKSPACE].desks)}
+    audiences = {
+        agent_id,
+        session_audience(signed.token),
+        *(desk_audience(name) for name in hub[keys.WORKSPACE].desks),
+    }
     ws = web.WebSocketResponse(heartbeat=25.0)
     await ws.prepare(request)
     listener = channel.listen(audiences)
@@ -63,6 +80,8 @@ async def live(request: web.Request) -> web.StreamResponse:
                 await ws.send_json(event)
             if listener.closed:
                 close_code = listener.close_code or 1000
+                if close_code == POLICY_VIOLATION:
+                    close_message = b"signed out"
                 break
             if loop.time() - checked >= beat:  # still signed in? then still here
                 if await accounts.session(signed.token) is None:

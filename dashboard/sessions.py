@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from dashboard.forms import wants_json
+from dashboard.forms import fields, wants_json
 from dashboard.keys import HUB
 from hub import keys
 from hub.errors import Forbidden, Unauthorized
@@ -115,7 +115,7 @@ async def _csrf_token_sent(request: web.Request) -> str:
         "application/x-www-form-urlencoded",
         "multipart/form-data",
     ):
-        value = (await request.post()).get(CSRF_FIELD)
+        value = (await fields(request)).get(CSRF_FIELD)
         token = value if isinstance(value, str) else None
     return token or ""
 

@@ -7,7 +7,9 @@ import secrets
 
 from aiohttp import web
 
+from dashboard.forms import fields
 from dashboard.keys import HUB
+from dashboard.live import disconnect, session_audience
 from dashboard.render import page
 from dashboard.sessions import (
     COOKIE,
@@ -71,7 +73,7 @@ async def signin_form(request: web.Request) -> web.StreamResponse:
 @routes.post("/login")
 async def signin(request: web.Request) -> web.StreamResponse:
     check_origin(request)
-    form = await request.post()
+    form = await fields(request)
     email = str(form.get("email", "")).strip()[:320]
     expected = request.cookies.get(SIGNIN_COOKIE, "")
     sent = form.get(CSRF_FIELD)
@@ -92,6 +94,7 @@ async def signin(request: web.Request) -> web.StreamResponse:
     previous = await current(request)
     if previous is not None:
         await accounts.end_session(previous.token)
+        disconnect(request.app[HUB], session_audience(previous.token))
     response = web.HTTPSeeOther(_next(request, form.get("next")))
     set_cookie(
         request, response, COOKIE, signed.token, max_age=int(SESSION_LIFETIME.total_seconds())
@@ -104,6 +107,7 @@ async def signin(request: web.Request) -> web.StreamResponse:
 async def signout(request: web.Request, signed: Signed) -> web.StreamResponse:
     hub = request.app[HUB]
     await hub[keys.AGENTS].end_session(signed.token)
+    disconnect(hub, session_audience(signed.token))
     # Signing out means leaving: no more offers (the chats held stay, as for "away").
     await set_presence(hub, signed.agent.id, "offline")
     response = web.HTTPSeeOther(str(request.app.router["signin"].url_for()))

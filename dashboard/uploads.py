@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
-from multidict import MultiDictProxy
 
 from dashboard.access import open_conversation, require_action
-from dashboard.forms import answer, text
+from dashboard.forms import answer, fields, text
 from dashboard.keys import HUB
 from dashboard.presenters import file_size, link, text_to_html
 from dashboard.sessions import Signed, signed_in
 from hub import keys
 from hub.api.media import safe_filename
-from hub.errors import Invalid, NotFound, TooLarge, UnsupportedMedia
+from hub.api.multipart import Upload
+from hub.errors import Invalid, NotFound, UnsupportedMedia
 from hub.store.media import get_media
 
 routes = web.RouteTableDef()
@@ -33,23 +34,18 @@ async def send_file(request: web.Request, signed: Signed) -> web.StreamResponse:
     limits = hub[keys.SETTINGS].limits
     if not request.content_type.startswith("multipart/"):
         raise UnsupportedMedia("send the file as multipart/form-data with a 'file' field")
-    form = await request.post()
+    form = await fields(request)
     upload = form.get("file")
-    if not isinstance(upload, web.FileField):
+    if not isinstance(upload, Upload):
         raise Invalid("file: choose a file to send")
-    content_type = (upload.content_type or "").split(";")[0].strip()
+    content_type = upload.content_type
     if content_type not in limits.upload_types:
         raise UnsupportedMedia(
             f"files of type {content_type or 'unknown'} are not accepted "
             f"(accepted: {', '.join(limits.upload_types)})",
             code="file_type_not_allowed",
         )
-    try:
-        content = await asyncio.to_thread(upload.file.read, limits.max_upload_bytes + 1)
-    finally:
-        upload.file.close()
-    if len(content) > limits.max_upload_bytes:
-        raise TooLarge(f"the file is larger than {limits.max_upload_bytes} bytes")
+    content = upload.content
     if not content:
         raise Invalid("file: is empty")
     said = _caption(form, limits.max_message_chars)
@@ -86,7 +82,7 @@ async def send_file(request: web.Request, signed: Signed) -> web.StreamResponse:
     )
 
 
-def _caption(form: MultiDictProxy[str | bytes | web.FileField], limit: int) -> str:
+def _caption(form: Mapping[str, Any], limit: int) -> str:
     return text({"message": form.get("message", "")}, "message", limit=limit, required=False)
 
 

@@ -18,6 +18,7 @@ from hub.api import conversations, escalations, events, health, media, openapi  
 from hub.api.cors import cors_middleware
 from hub.api.errors import error_middleware
 from hub.api.registry import api
+from hub.api.request_text import request_text_middleware
 from hub.callbacks import KIND as CALLBACK_KIND
 from hub.callbacks import CallbackDelivery, CallbackDirectory, callback_tap
 from hub.chatlayer import endpoint as chatlayer_endpoint  # noqa: F401  (its routes)
@@ -54,7 +55,7 @@ def create_app(
     """The hub. ``background=False`` (``offload-hub providers list``) starts the providers
     without the work a serving hub does on its own: no scheduler, no outbox deliveries."""
     app = web.Application(
-        middlewares=[error_middleware, cors_middleware],
+        middlewares=[error_middleware, cors_middleware, request_text_middleware],
         client_max_size=settings.limits.max_upload_bytes + 64 * 1024,
     )
     app[keys.SETTINGS] = settings

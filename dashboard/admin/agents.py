@@ -9,6 +9,7 @@ from aiohttp import web
 
 from dashboard.forms import fields, listed
 from dashboard.keys import HUB
+from dashboard.live import disconnect
 from dashboard.presenters import link
 from dashboard.render import page
 from dashboard.sessions import Signed, admin_only
@@ -136,6 +137,7 @@ async def reset_password(request: web.Request, signed: Signed) -> web.StreamResp
         await request.app[HUB][keys.AGENTS].reset_password(agent.id, password)
     except HubError as exc:
         return _agent_page(request, signed, agent, error=exc.message, status=exc.status)
+    disconnect(request.app[HUB], agent.id)  # every session of theirs has ended
     raise _done(request, agent, "agent-password")
 
 
@@ -149,5 +151,6 @@ async def set_disabled(request: web.Request, signed: Signed) -> web.StreamRespon
     hub = request.app[HUB]
     await hub[keys.AGENTS].set_disabled(agent.id, disabled)
     if disabled:  # offline: no more offers to someone who cannot sign in
+        disconnect(hub, agent.id)
         await presence_changed(hub, agent.id, "offline")
     raise _done(request, agent, "agent-disabled" if disabled else "agent-enabled")

@@ -17,6 +17,7 @@ from hub.db import Database
 from hub.errors import Conflict, HubError, Invalid, NotFound, Unauthorized
 from hub.ids import new_id
 from hub.models import AgentAccount, AgentSession, LoginThrottle, table
+from providers.input_rules import MAX_URL_CHARS, page_url
 
 AGENTS = table(AgentAccount)
 SESSIONS = table(AgentSession)
@@ -154,10 +155,13 @@ class AgentAccounts:
         if not 1 <= len(name) <= 200:
             raise Invalid("the display name must be 1 to 200 characters")
         avatar = (avatar_url or "").strip() or None
-        if avatar is not None and (
-            not avatar.startswith(("https://", "http://")) or len(avatar) > 2000
-        ):
-            raise Invalid("the avatar URL must be an http(s) address")
+        if avatar is not None:
+            try:
+                page_url(avatar)
+            except ValueError:
+                raise Invalid("the avatar URL must be an http(s) address") from None
+            if len(avatar) > MAX_URL_CHARS:
+                raise Invalid(f"the avatar URL must be at most {MAX_URL_CHARS} characters")
         return await self._update(agent_id, display_name=name, avatar_url=avatar)
 
     async def set_limits(

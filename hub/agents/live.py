@@ -44,6 +44,11 @@ class LiveChannel:
     def listening(self, audience: str) -> int:
         return len(self._listeners.get(audience, ()))
 
+    def close(self, audience: str, code: int) -> None:
+        """End every listener of ``audience`` (their sockets close with ``code``)."""
+        for listener in list(self._listeners.get(audience, ())):
+            listener.close(code)
+
     def close_all(self, code: int) -> None:
         for listeners in list(self._listeners.values()):
             for listener in list(listeners):

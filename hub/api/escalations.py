@@ -9,10 +9,10 @@ from aiohttp import web
 
 from hub import keys
 from hub.api.auth import authenticate_bot
-from hub.api.bodies import read_json
+from hub.api.bodies import read_json, validate
 from hub.api.presenters import escalation_out
 from hub.api.registry import api, json_response
-from hub.api.schemas import AvailabilityOut, EscalationIn, EscalationOut
+from hub.api.schemas import AvailabilityOut, AvailabilityQuery, EscalationIn, EscalationOut
 from hub.conversation.opening import NewConversation
 from hub.errors import Invalid, NotFound
 from hub.store.conversations import get_conversation
@@ -38,10 +38,18 @@ UNMATCHED_QUEUE = "unmatched"
 async def get_availability(request: web.Request) -> web.Response:
     """Ask before offering a human: whether a queue is open, why not, and the wait."""
     bot = await authenticate_bot(request)
-    language = request.query.get("language") or None
-    skills = [s for s in request.query.get("skills", "").split(",") if s.strip()]
+    query = request.query
+    asked = validate(
+        AvailabilityQuery,
+        {
+            "queue": query.get("queue") or None,
+            "language": query.get("language") or None,
+            "skills": [s.strip() for s in query.get("skills", "").split(",") if s.strip()],
+        },
+        request.app[keys.SETTINGS].limits,
+    )
     answer = await request.app[keys.SERVICE].availability(
-        bot_id=bot.id, queue=request.query.get("queue") or None, language=language, skills=skills
+        bot_id=bot.id, queue=asked.queue, language=asked.language, skills=asked.skills
     )
     wait = None if answer.estimated_wait is None else round(answer.estimated_wait)
     return json_response(

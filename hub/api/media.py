@@ -6,18 +6,20 @@ import os
 import re
 from urllib.parse import quote
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 
 from hub import keys
 from hub.api.auth import authorize_conversation
 from hub.api.conversations import CONVERSATION_AUTH, PATH
+from hub.api.multipart import MAX_FIELD_BYTES, Upload, read_multipart
 from hub.api.registry import api, json_response
 from hub.api.schemas import MediaOut, MessageOut
-from hub.errors import BadRequest, Invalid, NotFound, TooLarge, UnsupportedMedia
+from hub.errors import Invalid, NotFound, TooLarge, UnsupportedMedia
 from hub.settings import Limits
 from hub.store.media import get_media
 
-_FIELD_LIMIT = 16 * 1024
+UPLOAD_FIELDS = frozenset({"file", "id", "message"})
+_OVERHEAD = 2 * MAX_FIELD_BYTES  # the text fields and the parts' headers beside the file
 
 
 def safe_filename(name: str | None) -> str:
@@ -26,56 +28,42 @@ def safe_filename(name: str | None) -> str:
     return base[:255] or "file"
 
 
-async def _read_part(part: BodyPartReader, limit: int) -> bytes:
-    chunks = []
-    size = 0
-    while chunk := await part.read_chunk(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"the file is larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 async def _read_upload(request: web.Request, limits: Limits) -> dict[str, object]:
     if not request.content_type.startswith("multipart/"):
         raise UnsupportedMedia("send the file as multipart/form-data with a 'file' field")
-    if request.content_length and request.content_length > limits.max_upload_bytes + _FIELD_LIMIT:
+    if request.content_length and request.content_length > limits.max_upload_bytes + _OVERHEAD:
         raise TooLarge(f"the file is larger than {limits.max_upload_bytes} bytes")
-    fields: dict[str, object] = {}
-    try:
-        reader = await request.multipart()
-        async for part in reader:
-            if not isinstance(part, BodyPartReader):
-                raise BadRequest("nested multipart bodies are not accepted")
-            if part.name == "file":
-                content_type = (part.headers.get("Content-Type") or "").split(";")[0].strip()
-                if content_type not in limits.upload_types:
-                    raise UnsupportedMedia(
-                        f"files of type {content_type or 'unknown'} are not accepted "
-                        f"(accepted: {', '.join(limits.upload_types)})",
-                        code="file_type_not_allowed",
-                    )
-                fields["file"] = await _read_part(part, limits.max_upload_bytes)
-                fields["filename"] = safe_filename(part.filename)
-                fields["content_type"] = content_type
-            elif part.name in ("id", "message"):
-                raw = await _read_part(part, _FIELD_LIMIT)
-                fields[part.name] = raw.decode("utf-8", errors="replace")
-            else:
-                raise Invalid(f"{part.name}: unknown field", code="validation_error")
-    except ValueError as exc:
-        raise BadRequest(f"the multipart body is malformed: {exc}") from None
-    if "file" not in fields:
+    form = await read_multipart(
+        request, max_file_bytes=limits.max_upload_bytes, files=frozenset({"file"})
+    )
+    unknown = sorted(form.keys() - UPLOAD_FIELDS)
+    if unknown:
+        raise Invalid(f"{unknown[0]}: unknown field")
+    upload = form.get("file")
+    if not isinstance(upload, Upload):
         raise Invalid("file: is required")
-    if not fields["file"]:
+    if upload.content_type not in limits.upload_types:
+        raise UnsupportedMedia(
+            f"files of type {upload.content_type or 'unknown'} are not accepted "
+            f"(accepted: {', '.join(limits.upload_types)})",
+            code="file_type_not_allowed",
+        )
+    if not upload.content:
         raise Invalid("file: is empty")
-    message = str(fields.get("message", ""))
+    fields: dict[str, object] = {
+        "file": upload.content,
+        "filename": safe_filename(upload.filename),
+        "content_type": upload.content_type,
+    }
+    message = str(form.get("message", ""))
     if len(message) > limits.max_message_chars:
         raise Invalid(f"message: is longer than {limits.max_message_chars} characters")
-    client_id = fields.get("id")
-    if client_id is not None and not 1 <= len(str(client_id)) <= 100:
-        raise Invalid("id: must be 1 to 100 characters")
+    fields["message"] = message
+    client_id = form.get("id")
+    if client_id is not None:
+        if not 1 <= len(str(client_id)) <= 100:
+            raise Invalid("id: must be 1 to 100 characters")
+        fields["id"] = client_id
     return fields
 
 

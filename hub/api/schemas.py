@@ -6,7 +6,7 @@ against the ``limits`` in the validation context, so the error names the field.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -19,9 +19,10 @@ def _limits(info: ValidationInfo) -> Limits:
 
 
 class Body(BaseModel):
-    """A request body: unknown fields are errors, so a typo is not silently ignored."""
+    """A request body: unknown fields are errors, so a typo is not silently ignored; types
+    are strict (``"yes"`` is not a boolean, ``false`` is not a number)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class Out(BaseModel):
@@ -30,21 +31,34 @@ class Out(BaseModel):
 
 # -- requests -------------------------------------------------------------------------------
 
+MAX_SKILLS = 20
+Skill = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+Language = Annotated[str, Field(max_length=20, pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")]
+QueueName = Annotated[str, Field(max_length=40)]
+
+
+class AvailabilityQuery(Body):
+    """``GET /v1/availability``'s query (``skills`` comes comma-separated)."""
+
+    queue: QueueName | None = None
+    language: Language | None = None
+    skills: list[Skill] = Field(default_factory=list, max_length=MAX_SKILLS)
+
 
 class UserIn(Body):
     name: str | None = Field(None, max_length=200)
     lastName: str | None = Field(None, max_length=200)
     email: str | None = Field(None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
-    language: str | None = Field(
-        None, max_length=20, pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$"
-    )
+    language: Language | None = None
     extra: dict[str, Any] = Field(default_factory=dict)
 
 
 class TranscriptItemIn(BaseModel):
     """One item of ``getConversationTranscript()``; fields beyond these are kept as they are."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     user: Literal["guest", "assistant"]
     message: str
@@ -65,8 +79,8 @@ class EscalationIn(Body):
     sessionId: str = Field(min_length=1, max_length=200)
     user: UserIn = Field(default_factory=UserIn)
     inquiry: str = ""
-    queue: str | None = Field(None, max_length=40)
-    skills: list[str] = Field(default_factory=list, max_length=20)
+    queue: QueueName | None = None
+    skills: list[Skill] = Field(default_factory=list, max_length=MAX_SKILLS)
     transcript: list[TranscriptItemIn] = Field(default_factory=list)
     data: dict[str, Any] = Field(default_factory=dict)
 

@@ -24,6 +24,8 @@ import hmac
 import logging
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.multipart import BadContentDispositionHeader, BadContentDispositionParam
 from pydantic import SecretStr
 
 from providers import Agent, ConversationEnded, ProviderContext, UnknownConversation
@@ -34,6 +36,8 @@ from providers.email.replies import ReplyError, parse_reply, text_to_html
 RAW_TYPES = frozenset({"message/rfc822", "text/plain", "application/octet-stream"})
 FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
 FORM_FIELDS = ("email", "message", "body-mime")
+# aiohttp warns of these (they are errors where warnings are, as in the tests).
+BAD_DISPOSITION = (BadContentDispositionHeader, BadContentDispositionParam)
 
 
 def error(status: int, code: str, message: str, **headers: str) -> web.Response:
@@ -106,7 +110,7 @@ class InboundMail:
         if content_type in FORM_TYPES:
             try:
                 form = await request.post()
-            except (UnicodeDecodeError, ValueError) as exc:
+            except (UnicodeDecodeError, ValueError, HttpProcessingError, *BAD_DISPOSITION) as exc:
                 raise ReplyError(400, "bad_request", f"the form cannot be read: {exc}") from None
             for name in FORM_FIELDS:
                 value = form.get(name)

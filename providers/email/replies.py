@@ -9,7 +9,7 @@ quoted history.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
@@ -19,6 +19,7 @@ from typing import Any
 from providers.email import references
 from providers.email.html_text import html_to_text
 from providers.email.quotes import strip_quoted
+from providers.input_rules import InputError, check_strings
 
 _EVENT_ID_LIMIT = 200  # what the hub keeps of an event id
 _AUTO_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply"})
@@ -123,7 +124,7 @@ def parse_reply(raw: bytes, *, domain: str, ticket_prefix: str) -> Reply:
     ticket = None
     if conversation_id is None:
         ticket = references.ticket_in_subject(_header(message, "Subject") or "", ticket_prefix)
-    return Reply(
+    reply = Reply(
         event_id=_event_id(message, raw),
         sender_name=sender_name,
         sender_address=sender_address,
@@ -132,6 +133,11 @@ def parse_reply(raw: bytes, *, domain: str, ticket_prefix: str) -> Reply:
         text=_text(message),
         automatic=_automatic(message),
     )
+    try:  # what the hub keeps must be storable text (no NUL, no undecodable bytes)
+        check_strings((name, value) for name, value in asdict(reply).items() if value)
+    except InputError as exc:
+        raise ReplyError(400, exc.code, str(exc)) from None
+    return reply
 
 
 def text_to_html(text: str) -> str:

@@ -8,7 +8,6 @@ before the hub is told anything.
 
 from __future__ import annotations
 
-import json
 import time
 from urllib.parse import quote
 
@@ -64,9 +63,9 @@ class Endpoint:
         except SignatureError as exc:
             return error(401, f"signature_{exc.problem}", str(exc))
         try:
-            payload = json.loads(body)
-        except (ValueError, RecursionError):
-            return error(400, "invalid_json", "the body is not JSON")
+            payload = incoming.decode(body)
+        except incoming.InputError as exc:
+            return error(400, exc.code, str(exc))
         try:
             event = incoming.parse(payload, request.headers.get(EVENT_ID_HEADER))
         except incoming.Invalid as exc:

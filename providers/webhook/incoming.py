@@ -6,7 +6,8 @@ Envelope (the same shape as the hub's own events)::
      "data": {"html": "<p>Hi</p>", "agent": {"id": "a1", "name": "Ana"}}}
 
 Types are strict (a string is not a number) and unknown keys are ignored, so a platform
-can add its own fields without breaking the hub.
+can add its own fields without breaking the hub. A body is read with :func:`decode` (the
+text and JSON rules of :mod:`providers.input_rules`), then each event with :func:`parse`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from providers.context import ProviderContext
+from providers.input_rules import InputError, PageUrl, loads
 from providers.values import Agent
 
 M = TypeVar("M", bound="Model")
@@ -51,7 +53,7 @@ def _agent(agent: AgentIn | None) -> Agent | None:
 class AgentIn(Model):
     id: Id
     name: Annotated[str, Field(min_length=1, max_length=200)]
-    icon_url: Annotated[str, Field(max_length=2000)] | None = Field(None, alias="iconUrl")
+    icon_url: PageUrl | None = Field(None, alias="iconUrl")
 
     def agent(self) -> Agent:
         return Agent(self.id, self.name, self.icon_url)
@@ -262,6 +264,9 @@ class Invalid(ValueError):
     """The body is not a valid event; the message names the field."""
 
 
+__all__ = ["DATA_MODELS", "Incoming", "InputError", "Invalid", "decode", "parse"]
+
+
 @dataclass(frozen=True, slots=True)
 class Incoming:
     """One validated event: its id, type, the hub's conversation id and its data."""
@@ -281,6 +286,13 @@ class Incoming:
             raise
         except ValueError as exc:
             raise Invalid(str(exc)) from None
+
+
+def decode(raw: bytes | str) -> Any:
+    """A body or a frame as JSON, under the hub's rules: no lone surrogate or NUL in any
+    string, at most 32 levels deep, no duplicate keys, finite numbers. Raises
+    :class:`~providers.input_rules.InputError` (answer 400 with its ``code``)."""
+    return loads(raw)
 
 
 def parse(payload: Any, header_event_id: str | None) -> Incoming:

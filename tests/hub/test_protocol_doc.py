@@ -104,14 +104,16 @@ async def test_the_python_examples_escalate_write_and_follow(hub_factory):
 
 def test_the_error_table_lists_every_code_the_hub_answers():
     table = re.search(r"\| status \| codes \|(.*?)\n\n", DOC, re.S).group(1)
-    documented = set(re.findall(r"`([a-z_]+)`", table))
+    documented = set(re.findall(r"`([a-z_-]+)`", table))
     used = set()
     for path in (ROOT / "hub").rglob("*.py"):
         if {"agents", "chatlayer"} & set(path.parts):  # documented in their own guides
             continue
         source = path.read_text()
-        used |= set(re.findall(r'code="([a-z_]+)"', source))
-        used |= set(re.findall(r'^\s+code = "([a-z_]+)"', source, re.M))
+        used |= set(re.findall(r'code="([a-z_-]+)"', source))
+        used |= set(re.findall(r'^\s+code = "([a-z_-]+)"', source, re.M))
+    rules = (ROOT / "providers" / "input_rules.py").read_text()  # the text rules' codes
+    used |= set(re.findall(r'InputError\(\s*"([a-z_]+)"', rules))
     # Not a bot's concern: 405 on a route the API does not serve, a crash (500), and the
     # class defaults of Unauthorized and Conflict, which the hub always replaces.
     not_for_bots = {

@@ -500,7 +500,7 @@ async def test_bad_inbound_events_are_refused_and_change_nothing(hub_factory, pl
             ({"headers": {"Hub-Signature": "t=soon,v1=abcd"}}, 401, "signature_malformed"),
             ({"body": b"{not json"}, 400, "invalid_json"),
             ({"body": b"[1, 2]"}, 422, "invalid_event"),
-            ({"body": b"[" * 1500 + b"]" * 1500}, 400, "invalid_json"),
+            ({"body": b"[" * 1500 + b"]" * 1500}, 400, "too_deep"),
             ({"body": b'{"id": "\xff"}'}, 400, "invalid_json"),
             ({"body": b"x" * 5000}, 413, "too_large"),
         ]
