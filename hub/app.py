@@ -55,7 +55,8 @@ def create_app(
     """The hub. ``background=False`` (``offload-hub providers list``) starts the providers
     without the work a serving hub does on its own: no scheduler, no outbox deliveries."""
     app = web.Application(
-        middlewares=[error_middleware, cors_middleware, request_text_middleware],
+        # CORS outermost: browsers on other origins must be able to read error answers too.
+        middlewares=[cors_middleware, error_middleware, request_text_middleware],
         client_max_size=settings.limits.max_upload_bytes + 64 * 1024,
     )
     app[keys.SETTINGS] = settings

@@ -54,6 +54,11 @@ async def _usable(bot: Bot | None) -> Bot:
     return bot
 
 
+def by_public_id(request: web.Request) -> bool:
+    """The caller is a browser widget: it sent the bot's public id, not its secret key."""
+    return "Authorization" not in request.headers and bool(request.headers.get(BOT_ID_HEADER))
+
+
 async def authenticate_bot(request: web.Request) -> Bot:
     """The bot behind a server-side key, or a browser's public id from an allowed origin."""
     credentials = _bearer(request)

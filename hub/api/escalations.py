@@ -8,7 +8,7 @@ import json
 from aiohttp import web
 
 from hub import keys
-from hub.api.auth import authenticate_bot
+from hub.api.auth import authenticate_bot, by_public_id
 from hub.api.bodies import read_json, validate
 from hub.api.presenters import escalation_out
 from hub.api.registry import api, json_response
@@ -78,13 +78,15 @@ def _request_hash(body: EscalationIn) -> str:
     headers={"Idempotency-Key": "Replays with the same key return the same conversation."},
     responses={201: EscalationOut, 200: EscalationOut},
     auth=BOT_AUTH,
-    errors=(400, 401, 403, 413, 415, 422),
+    errors=(400, 401, 403, 409, 413, 415, 422),
 )
 async def create_escalation(request: web.Request) -> web.Response:
     """Create the conversation and route it along its queue's chain. 201 when created;
-    200 with the existing conversation for a replayed ``Idempotency-Key`` or a session
-    that already has an open one. When nobody can take it, ``status`` is ``ended`` (or
-    ``ticket``) and ``reason`` says why; the stream tells the user the same."""
+    200 with the existing conversation for a replayed ``Idempotency-Key``, or (for a
+    server-side bot) a session that already has an open one; a browser (public id) gets
+    409 ``conversation-open`` then: it reattaches with the token it kept. When nobody can
+    take it, ``status`` is ``ended`` (or ``ticket``) and ``reason`` says why; the stream
+    tells the user the same."""
     app = request.app
     settings = app[keys.SETTINGS]
     bot = await authenticate_bot(request)
@@ -111,6 +113,7 @@ async def create_escalation(request: web.Request) -> web.Response:
             idempotency_key=idempotency_key,
             request_hash=_request_hash(body),
             route_within=30 + 2 * chain_length * settings.provider_timeout_seconds,
+            reattach=not by_public_id(request),
         )
     )
     async with app[keys.DATABASE].read() as conn:

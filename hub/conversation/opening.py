@@ -12,7 +12,7 @@ from hub import actions
 from hub.conversation.delivery import stage_undelivered
 from hub.conversation.ending import end
 from hub.conversation.failover import fail_held
-from hub.errors import Invalid
+from hub.errors import Conflict, Invalid
 from hub.ids import new_id
 from hub.journal import Scope
 from hub.models import OPEN_STATUSES, Conversation, IdempotencyKey, table
@@ -46,6 +46,9 @@ class NewConversation:
     request_hash: str
     route_within: float
     channel: str | None = None
+    # A server-side caller (the bot's secret key) gets a session's open conversation back;
+    # a browser (public id) must reattach with the token it kept (409 conversation-open).
+    reattach: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +61,8 @@ async def create(scope: Scope, new: NewConversation) -> Created:
     """The conversation for an escalation, or the one that already answers it.
 
     A known ``Idempotency-Key`` returns its conversation (the same request body only); an
-    open conversation of the same bot session is returned rather than a second one.
+    open conversation of the same bot session is returned rather than a second one, when
+    the caller may reattach to it (``reattach``), else it is a 409 ``conversation-open``.
     """
     conn = scope.conn
     if new.idempotency_key is not None:
@@ -83,6 +87,11 @@ async def create(scope: Scope, new: NewConversation) -> Created:
             CONVERSATIONS.c.status.in_(OPEN_STATUSES),
         )
     )
+    if open_id is not None and not new.reattach:
+        raise Conflict(
+            "this session's chat is open: reattach with the conversation token it was given",
+            code="conversation-open",
+        )
     if open_id is None:
         now = scope.now
         open_id = new_id("c")

@@ -461,3 +461,48 @@ async def test_a_page_on_the_hubs_own_origin_may_use_the_public_id(hub):
     assert (await hub.client.get("/v1/availability", headers=same)).status == 200
     elsewhere = {"X-Bot-Id": bot_id, "Sec-Fetch-Site": "cross-site"}
     await expect_error(await hub.client.get("/v1/availability", headers=elsewhere), 403)
+
+
+async def test_a_browser_reattaches_by_token_only(hub):
+    """A session id is not a credential: a browser escalation (public id, allowed Origin)
+    for a session whose chat is open gets 409 conversation-open and no token; a replay of
+    its own escalation (same Idempotency-Key) and the server-side key still get it back."""
+    bot_id, secret = await add_bot(hub.app, "Widget bot", allowed_origins=["https://shop.example"])
+    browser = {"X-Bot-Id": bot_id, "Origin": "https://shop.example"}
+    body = {"sessionId": "browser-1"}
+    first = await hub.client.post(
+        "/v1/escalations", json=body, headers={**browser, "Idempotency-Key": "k1"}
+    )
+    assert first.status == 201
+    opened = await first.json()
+    await hub.settled()
+
+    before = await database_state(hub)
+    for headers in (browser, {**browser, "Idempotency-Key": "k2"}):  # curl with a forged Origin
+        response = await hub.client.post("/v1/escalations", json=body, headers=headers)
+        error = await expect_error(response, 409, "conversation-open")
+        assert opened["conversationId"] not in json.dumps(error)
+        assert response.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+    assert await database_state(hub) == before
+
+    replay = await hub.client.post(
+        "/v1/escalations", json=body, headers={**browser, "Idempotency-Key": "k1"}
+    )
+    assert replay.status == 200
+    assert (await replay.json())["conversationId"] == opened["conversationId"]
+    server = await hub.client.post(
+        "/v1/escalations", json=body, headers={"Authorization": f"Bearer {secret}"}
+    )
+    assert server.status == 200
+    assert (await server.json())["conversationId"] == opened["conversationId"]
+
+    # Once that chat has ended, the browser may escalate the session again.
+    await hub.client.post(
+        f"/v1/conversations/{opened['conversationId']}/close",
+        json={},
+        headers={"Authorization": f"Bearer {opened['token']}", "Origin": "https://shop.example"},
+    )
+    again = await hub.client.post("/v1/escalations", json=body, headers=browser)
+    assert again.status == 201, await again.text()
+    assert (await again.json())["conversationId"] != opened["conversationId"]
+    await hub.settled()
