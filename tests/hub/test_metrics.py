@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
+import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
 from hub import keys
@@ -329,3 +330,24 @@ async def test_an_agent_on_the_dashboard(hub_factory):
         await until(closed)
     finally:
         await ana.close()
+
+
+async def test_without_its_database_the_scrape_serves_the_last_figures(hub, caplog):
+    await hub.chatbot.escalate("s-1")
+    assert value(await scrape(hub), "offload_hub_queue_length", queue="support") == 1
+    writer = hub.app[keys.DATABASE].writer
+    async with writer.begin() as conn:  # the table vanishes as if the database broke
+        await conn.execute(sa.text("ALTER TABLE conversations RENAME TO conversations_gone"))
+    try:
+        broken = await scrape(hub)
+        again = await scrape(hub)
+    finally:
+        async with writer.begin() as conn:
+            await conn.execute(sa.text("ALTER TABLE conversations_gone RENAME TO conversations"))
+    assert value(broken, "offload_hub_database_up") == 0
+    assert value(broken, "offload_hub_queue_length", queue="support") == 1
+    assert value(broken, "offload_hub_provider_up", provider="live", type="scripted") == 1
+    assert value(again, "offload_hub_database_up") == 0
+    (warning,) = [r for r in caplog.records if "the database did not answer" in r.message]
+    assert warning.exc_info is None  # one line, once, until it answers again
+    assert value(await scrape(hub), "offload_hub_database_up") == 1
