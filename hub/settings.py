@@ -195,7 +195,7 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(1.0, gt=0)
     retry_max_seconds: float = Field(300.0, gt=0)
     allow_private_urls: bool = False
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     # "text" (one readable line) or "json" (one JSON object per line, for log collectors).
     log_format: Literal["text", "json"] = "text"
     # When set, /metrics answers only "Authorization: Bearer <metrics_token>".
@@ -229,6 +229,11 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters")
         return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("metrics_token")
     @classmethod

@@ -22,9 +22,11 @@ hub runs. Calls for the write-and-relay path::
     metrics.journal_batch(units=len(jobs), envelopes=len(batch.envelopes))
 
     # hub/api/events.py (or hub/streams.py), when envelopes go out on a stream: seconds
-    # from their commit to this send (stamp time.monotonic() at commit in the journal);
-    # ``count`` envelopes sent together count once each; transport: "websocket", "sse",
-    # "long-poll" (also "callback" or "dashboard" if those paths measure it)
+    # from their commit to this send (stamp time.monotonic() at commit in the journal; for
+    # envelopes another process committed, the wall clock against that process's commit
+    # time, or leave them out); ``count`` envelopes sent together count once each;
+    # transport: "websocket", "sse", "long-poll" (also "callback" or "dashboard" if those
+    # paths measure it)
     metrics.relay_latency(time.monotonic() - committed_at, count=len(envelopes),
                           transport="websocket")
 

@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from hub.settings import ConfigError, load_settings
 from hub.telemetry.context import log_context
 from hub.telemetry.logs import log_handler
 from providers import ProviderTransientError
@@ -181,3 +182,11 @@ def test_expected_failures_have_no_traceback_in_either_format() -> None:
     assert text[2] == "Traceback (most recent call last):"
     assert text[-2] == "KeyError: 'surprise'"
     assert text[-1].endswith(" WARNING tests.logs: outside")
+
+
+def test_an_unknown_log_level_or_format_is_a_config_error() -> None:
+    assert load_settings(log_level="debug").log_level == "DEBUG"
+    with pytest.raises(ConfigError, match="config error: log_level: Input should be 'DEBUG'"):
+        load_settings(log_level="loud")
+    with pytest.raises(ConfigError, match="config error: log_format: Input should be 'text'"):
+        load_settings(log_format="xml")
