@@ -21,7 +21,6 @@ function Connector(chatBot, config) {
   this.WebSocketImpl = config.WebSocket || root.WebSocket;
   this.state = null;          // the open chat: {conversationId, token, seq, pending, ...}
   this.escalating = false;
-  this.leaving = false;       // the user ended the chat; its end is on the way
   this.socket = null;
   this.pollAbort = null;
   this.streamRun = 0;         // bumped to stop a stream loop

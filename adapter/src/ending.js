@@ -12,7 +12,6 @@ Connector.prototype.finish = function (options) {
     this.typingBound = null;
   }
   this.state = null;
-  this.leaving = false;
   this.lastAgentMessage = this.lastRead = null;
   this.displayed = [];
   if (this.config.uploadButton) this.sdk('hideUploadMediaButton');

@@ -113,7 +113,6 @@ Connector.prototype.begin = function (answer) {
     closeButtonWas: this.closeButtonVisible()
   };
   this.displayed = [];
-  this.leaving = false;
   this.save({escalation: null, survey: null});
   if (!ENDED[answer.status]) this.showChatControls();
   this.sdk('enableInput');

@@ -135,7 +135,6 @@ Connector.prototype.download = function (mediaData) {
 Connector.prototype.leave = function (options) {
   var self = this;
   var chat = this.state;
-  this.leaving = true;
   this.withRetries(4, function () {
     return self.request('POST', self.conversationPath(chat.conversationId) + '/close',
       {json: {reason: 'closed-by-user'}, token: chat.token});

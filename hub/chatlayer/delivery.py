@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -124,8 +124,6 @@ class ChatlayerDelivery:
         self.allow_private = allow_private
         self.max_attempts = max_attempts
         self._accepted: OrderedDict[str, bool] = OrderedDict()
-        # Hand-backs dead-lettered in this process, by integration (for the metrics).
-        self.hand_back_failures: Counter[str] = Counter()
 
     def client(self, integration: ChatlayerSettings) -> ChatlayerApi:
         return ChatlayerApi(
@@ -215,7 +213,6 @@ class ChatlayerDelivery:
             return
         # The worst failure on this channel: the user stays with a paused, silent bot.
         name = row["target"].split(":", 1)[1]
-        self.hand_back_failures[name] += 1
         integration = self.integrations.get(name)
         strategy = integration.hand_back if integration is not None else "?"
         log.warning(

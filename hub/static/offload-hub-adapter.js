@@ -238,7 +238,6 @@
     this.WebSocketImpl = config.WebSocket || root.WebSocket;
     this.state = null;          // the open chat: {conversationId, token, seq, pending, ...}
     this.escalating = false;
-    this.leaving = false;       // the user ended the chat; its end is on the way
     this.socket = null;
     this.pollAbort = null;
     this.streamRun = 0;         // bumped to stop a stream loop
@@ -541,7 +540,6 @@
       closeButtonWas: this.closeButtonVisible()
     };
     this.displayed = [];
-    this.leaving = false;
     this.save({escalation: null, survey: null});
     if (!ENDED[answer.status]) this.showChatControls();
     this.sdk('enableInput');
@@ -693,7 +691,6 @@
   Connector.prototype.leave = function (options) {
     var self = this;
     var chat = this.state;
-    this.leaving = true;
     this.withRetries(4, function () {
       return self.request('POST', self.conversationPath(chat.conversationId) + '/close',
         {json: {reason: 'closed-by-user'}, token: chat.token});
@@ -964,7 +961,6 @@
       this.typingBound = null;
     }
     this.state = null;
-    this.leaving = false;
     this.lastAgentMessage = this.lastRead = null;
     this.displayed = [];
     if (this.config.uploadButton) this.sdk('hideUploadMediaButton');

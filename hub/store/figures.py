@@ -61,3 +61,18 @@ async def undelivered(*, conn: AsyncConnection) -> dict[tuple[str, str], Tally]:
             tally = Tally(known.count + tally.count, oldest)
         tallies[key] = tally
     return tallies
+
+
+async def failed_hand_backs(*, conn: AsyncConnection) -> dict[str, int]:
+    """Hand-backs to Chatlayer given up on (each leaves a user with a paused bot), by
+    integration: dead outbox rows of kind ``resume`` to ``chatlayer:<integration>``."""
+    result = await conn.execute(
+        sa.select(OUTBOX.c.target, sa.func.count())
+        .where(
+            OUTBOX.c.status == "dead",
+            OUTBOX.c.kind == "resume",
+            OUTBOX.c.target.startswith("chatlayer:"),
+        )
+        .group_by(OUTBOX.c.target)
+    )
+    return {target.split(":", 1)[1]: count for target, count in result}

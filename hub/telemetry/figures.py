@@ -24,7 +24,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 
 from hub import keys
 from hub.models import OPEN_STATUSES
-from hub.store.figures import Tally, open_conversations, undelivered
+from hub.store.figures import Tally, failed_hand_backs, open_conversations, undelivered
 from hub.telemetry.metrics import PREFIX
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ OUTBOX_KINDS = ("provider", "callback", "chatlayer")
 class DatabaseFigures:
     conversations: dict[tuple[str, str], Tally] = field(default_factory=dict)
     outbox: dict[tuple[str, str], Tally] = field(default_factory=dict)
+    hand_backs: dict[str, int] = field(default_factory=dict)
 
 
 class Figures:
@@ -62,12 +63,13 @@ class Figures:
                     async with self.app[keys.DATABASE].read() as conn:
                         conversations = await open_conversations(conn=conn)
                         outbox = await undelivered(conn=conn)
+                        hand_backs = await failed_hand_backs(conn=conn)
             except Exception as exc:
                 if self.database_up or self._read_at is None:
                     log.warning("metrics: the database did not answer: %s", _describe(exc))
                 self.database_up = False
             else:
-                self.database = DatabaseFigures(conversations, outbox)
+                self.database = DatabaseFigures(conversations, outbox, hand_backs)
                 self.database_up = True
             self._read_at = loop.time()
 
@@ -140,6 +142,15 @@ class Figures:
         yield backlog
         yield backlog_age
         yield dead
+        hand_backs = GaugeMetricFamily(
+            PREFIX + "chatlayer_hand_backs_failed",
+            "Hand-backs to Chatlayer given up on: users left with a paused bot until an admin "
+            "sends them again, by integration",
+            labels=("integration",),
+        )
+        for integration, count in sorted(figures.hand_backs.items()):
+            hand_backs.add_metric((integration,), count)
+        yield hand_backs
 
     def _queue_names(self) -> list[str]:
         router = self.app.get(keys.ROUTER)

@@ -46,6 +46,7 @@ from tests.hub.chatlayer_api import (
     user_says,
 )
 from tests.hub.test_bad_input import database_state
+from tests.hub.test_metrics import scrape, value
 from tests.support.chatbot import Chatbot
 
 BOT = "shop-bot"
@@ -659,7 +660,8 @@ async def test_a_failed_hand_back_is_logged_counted_and_shown_with_the_dead_lett
     (line,) = [r.getMessage() for r in caplog.records if "hand-back" in r.getMessage()]
     assert f"session {SESSION} (integration shop, conversation {cid}) failed for good" in line
     assert "The bot stays paused for this user: check hand_back (conversation-action)" in line
-    assert hub.app[keys.DISPATCHER].handlers["chatlayer"].hand_back_failures == {"shop": 1}
+    samples = await scrape(hub)
+    assert value(samples, "offload_hub_chatlayer_hand_backs_failed", integration="shop") == 1
 
     # An admin sees it as a hand-back, and how many users wait with a paused bot.
     await add_agent(hub, "Boss", role="admin", online=False)
@@ -678,6 +680,8 @@ async def test_a_failed_hand_back_is_logged_counted_and_shown_with_the_dead_lett
     assert await hub.app[keys.DISPATCHER].redeliver(dead["event_id"])
     await hub.settled()
     assert fake.actions[-1].body == {"pauseBot": False}
+    samples = await scrape(hub)
+    assert "offload_hub_chatlayer_hand_backs_failed" not in {name for name, _ in samples}
 
 
 @bounded()

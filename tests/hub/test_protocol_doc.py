@@ -116,7 +116,12 @@ def test_the_error_table_lists_every_code_the_hub_answers():
     used |= set(re.findall(r'InputError\(\s*"([a-z_]+)"', rules))
     # Not a bot's concern: 405 on a route the API does not serve, a crash (500), and the
     # class defaults of Unauthorized and Conflict, which the hub always replaces.
+    # Neither are the answers to agents' transfers (the dashboard) nor to platforms fetching
+    # a file link (docs/webhook.md lists `invalid_link`).
     not_for_bots = {
+        "transfer_not_supported",
+        "transfer_failed",
+        "invalid_link",
         "method_not_allowed",
         "rate_limited",
         "internal_error",
