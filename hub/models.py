@@ -120,6 +120,9 @@ class Conversation(SQLModel, table=True):
     # finish, a wait limit), and what it must do then.
     deadline_at: datetime | None = Field(default=None, index=True, sa_type=UTCDateTime)
     deadline_kind: str | None = Field(default=None, sa_type=sa.String(20))
+    # Queued at a step where nobody who could take it is available, since when (the
+    # lifecycle passes the step after ``lifecycle.no_agents_seconds``).
+    unattended_since: datetime | None = Field(default=None, index=True, sa_type=UTCDateTime)
     # The idle clock of a chat with an agent: the last message either way (or the
     # assignment); the lifecycle warns, then ends the chat, when it is too old.
     active_at: datetime | None = Field(default=None, index=True, sa_type=UTCDateTime)
@@ -324,6 +327,9 @@ class DeskEntry(SQLModel, table=True):
         default=None, foreign_key="agents.id", index=True, sa_type=sa.String(40)
     )
     offered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Agents not to offer it to until a moment: {agent id: ISO 8601 UTC}. They let an
+    # offer of it expire, or sent it back to the queue.
+    passed: dict[str, str] = Field(default_factory=dict, sa_type=sa.JSON)
 
 
 class Note(SQLModel, table=True):

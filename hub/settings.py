@@ -109,8 +109,8 @@ class ProviderInstanceSettings(BaseModel):
 
 class ChainStep(Strict):
     provider: str
-    # Seconds a conversation may wait at this step before it moves on (the scheduler
-    # issue acts on it; the deadline is stored on the conversation from now on).
+    # Seconds a conversation may wait at this step before it moves on (None: the
+    # lifecycle's wait_limit_seconds); the deadline is stored on the conversation.
     wait_limit: float | None = Field(None, gt=0)
 
 
@@ -155,10 +155,19 @@ class Lifecycle(Strict):
     idle_warning_seconds: float = Field(600.0, ge=0)
     idle_close_seconds: float = Field(120.0, ge=0)
     presence_timeout_seconds: float = Field(90.0, ge=0)
+    # Every queued conversation has a way out: a chain step without a wait_limit of its own
+    # gets this one, and a step where nobody who could take the conversation has been
+    # online (available) for no_agents_seconds is passed, as if its wait limit had run out.
+    wait_limit_seconds: float = Field(600.0, gt=0)
+    no_agents_seconds: float = Field(60.0, gt=0)
     position_refresh_seconds: float = Field(30.0, gt=0)
     health_check_seconds: float = Field(60.0, gt=0)
     retention_days: float = Field(0.0, ge=0)
     retention_batch: int = Field(500, ge=1)
+
+    def wait_limit(self, step: ChainStep) -> float:
+        """How long a conversation may wait at ``step``: its own limit, or the default."""
+        return step.wait_limit if step.wait_limit is not None else self.wait_limit_seconds
 
     @field_validator("presence_timeout_seconds")
     @classmethod

@@ -9,7 +9,7 @@ the :class:`Desk` protocol it registers with the workspace.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -40,15 +40,20 @@ class DeskAgent:
 
     @property
     def free(self) -> int:
+        """Room for more offers: the limit less the chats they have and those offered."""
         return max(0, self.max_chats - self.active - self.offered)
 
-    def can_take(self, *, language: str | None, skills: frozenset[str] | tuple[str, ...]) -> bool:
-        """Online, below their limit, and speaking the language with every skill asked."""
-        if self.presence != "online" or self.free <= 0:
-            return False
+    def qualified(self, *, language: str | None, skills: frozenset[str] | tuple[str, ...]) -> bool:
+        """Speaks the language and has every skill asked (whatever their status and load)."""
         if self.languages and language and language.split("-")[0] not in self.languages:
             return False
         return set(skills) <= self.skills
+
+    def can_take(self, *, language: str | None, skills: frozenset[str] | tuple[str, ...]) -> bool:
+        """Online, with room for one more offer, and qualified."""
+        if self.presence != "online" or self.free <= 0:
+            return False
+        return self.qualified(language=language, skills=skills)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +66,8 @@ class Waiting:
     skills: tuple[str, ...]
     queued_at: datetime
     offered_to: str | None
+    # Agents not to offer it to for now: they let an offer of it expire, or sent it back.
+    passed_by: frozenset[str] = field(default_factory=frozenset)
 
 
 class DeskError(ProviderError):
@@ -107,6 +114,11 @@ class Desk(Protocol):
 
     async def profile_changed(self, agent_id: str) -> None: ...
 
+    async def expire_offers(self) -> int:
+        """Offers not accepted in time go to the next agent (the lifecycle calls this every
+        tick); returns how many expired."""
+        ...
+
 
 class Workspace(Protocol):
     """The hub's side: agents, the waiting list, and the dashboards' live channel."""
@@ -150,6 +162,14 @@ class Workspace(Protocol):
         """Take back every offer made to an agent (they went away); returns the ids."""
         ...
 
+    async def expire_offers(
+        self, instance: str, *, older_than: float, pass_for: float
+    ) -> list[tuple[str, str]]:
+        """Take back the offers made more than ``older_than`` seconds ago; each agent is
+        passed over for that conversation for ``pass_for`` seconds. Returns (conversation,
+        agent) pairs, each once even with two hub processes at it."""
+        ...
+
     async def assign(
         self, instance: str, conversation_id: str, agent: Agent, *, offered_only: bool
     ) -> bool:
@@ -170,8 +190,11 @@ class Workspace(Protocol):
         *,
         queue: str | None,
         skills: tuple[str, ...] | None,
+        passed_by: str | None = None,
+        pass_for: float = 0.0,
     ) -> None:
-        """The agent leaves; the conversation waits again (at the front of the list)."""
+        """The agent leaves; the conversation waits again (at the front of the list).
+        ``passed_by`` (who sent it back) is not offered it again for ``pass_for`` seconds."""
         ...
 
     async def drop(self, conversation_id: str) -> None:

@@ -12,7 +12,7 @@ var EXIT_CONVERSATION = 'exitConversation';
 // translate: true). Give them to the SDK's labels, translated as needed.
 var LABELS = {
   'queue-position': 'You are number {position} in the queue (about {estimatedWaitMinutes} min).',
-  'queue-position-no-estimate': 'You are number {position} in the queue.',
+  'queue-position-no-estimate': 'You are number {position} in the queue. We cannot estimate the wait yet.',
   'queue-wait': 'An agent will be with you in about {estimatedWaitMinutes} min.',
   'wait-for-agent': 'Please wait: an agent will be with you soon.',
   'agent-joined': '{agentName} has joined the chat.',

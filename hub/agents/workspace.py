@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,6 +12,7 @@ from hub.agents.live import LiveChannel
 from hub.conversation import agent_side
 from hub.db import Database
 from hub.journal import Journal, Scope
+from hub.lifecycle.claims import claim
 from hub.models import AgentAccount, Conversation, DeskEntry, table
 from providers import Agent
 from providers.workspace import Desk, DeskAgent, Waiting, Workspace
@@ -119,6 +120,7 @@ class HubWorkspace(Workspace):
             .where(DESK.c.instance == instance, CONVERSATIONS.c.status == "queued")
             .order_by(DESK.c.queued_at, DESK.c.conversation_id)
         )
+        now = self.journal.clock.now()
         async with self.database.read() as conn:
             rows = await conn.execute(query)
             return [
@@ -129,6 +131,7 @@ class HubWorkspace(Workspace):
                     skills=tuple(row.skills),
                     queued_at=row.queued_at,
                     offered_to=row.offered_to,
+                    passed_by=_still_passed(row.passed, now),
                 )
                 for row in rows
             ]
@@ -158,6 +161,7 @@ class HubWorkspace(Workspace):
                         queued_at=queued_at or scope.now,
                         offered_to=None,
                         offered_at=None,
+                        passed={},
                     )
                 )
 
@@ -183,6 +187,40 @@ class HubWorkspace(Workspace):
                 .returning(DESK.c.conversation_id)
             )
             return [row.conversation_id for row in rows]
+
+        return await self.journal.run(work, isolated=True)
+
+    async def expire_offers(
+        self, instance: str, *, older_than: float, pass_for: float
+    ) -> list[tuple[str, str]]:
+        async def work(scope: Scope) -> list[tuple[str, str]]:
+            cutoff = scope.now - timedelta(seconds=older_than)
+            ids = await claim(
+                scope,
+                sa.select(DESK.c.conversation_id)
+                .where(DESK.c.instance == instance, DESK.c.offered_at < cutoff)
+                .order_by(DESK.c.conversation_id),
+            )
+            if not ids:
+                return []
+            rows = await scope.conn.execute(
+                sa.select(DESK.c.conversation_id, DESK.c.offered_to, DESK.c.passed).where(
+                    DESK.c.conversation_id.in_(ids), DESK.c.offered_at < cutoff
+                )
+            )
+            expired = []
+            for row in list(rows):
+                passed = _still_passed_until(row.passed, scope.now)
+                if row.offered_to is not None and pass_for > 0:
+                    passed[row.offered_to] = _iso(scope.now + timedelta(seconds=pass_for))
+                await scope.conn.execute(
+                    sa.update(DESK)
+                    .where(DESK.c.conversation_id == row.conversation_id)
+                    .values(offered_to=None, offered_at=None, passed=passed)
+                )
+                if row.offered_to is not None:
+                    expired.append((row.conversation_id, row.offered_to))
+            return expired
 
         return await self.journal.run(work, isolated=True)
 
@@ -225,10 +263,15 @@ class HubWorkspace(Workspace):
         *,
         queue: str | None,
         skills: tuple[str, ...] | None,
+        passed_by: str | None = None,
+        pass_for: float = 0.0,
     ) -> None:
         async def work(scope: Scope) -> None:
             conversation = await agent_side.owned(scope, conversation_id, instance)
             agent_side.leave(scope, conversation)
+            passed = {}
+            if passed_by is not None and pass_for > 0:
+                passed[passed_by] = _iso(scope.now + timedelta(seconds=pass_for))
             await scope.conn.execute(
                 sa.delete(DESK).where(DESK.c.conversation_id == conversation_id)
             )
@@ -243,6 +286,7 @@ class HubWorkspace(Workspace):
                     queued_at=conversation["created_at"],
                     offered_to=None,
                     offered_at=None,
+                    passed=passed,
                 )
             )
 
@@ -268,3 +312,20 @@ class HubWorkspace(Workspace):
         if not rows:
             return None
         return sum((r.assigned_at - r.created_at).total_seconds() for r in rows) / len(rows)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def _still_passed_until(passed: dict[str, str] | None, now: datetime) -> dict[str, str]:
+    """The passes that have not ended yet."""
+    return {
+        agent: until
+        for agent, until in (passed or {}).items()
+        if datetime.fromisoformat(until) > now
+    }
+
+
+def _still_passed(passed: dict[str, str] | None, now: datetime) -> frozenset[str]:
+    return frozenset(_still_passed_until(passed, now))

@@ -149,6 +149,7 @@ async def enter_step(
         owner="provider",
         provider_ref=None,
         after_hours=after_hours,
+        unattended_since=None,
     )
     return True
 
@@ -161,8 +162,10 @@ async def opened(
     result: Opened,
     wait_limit: float | None,
     dispatcher: Dispatcher | None,
+    moved_because: str | None = None,
 ) -> bool:
-    """``open`` accepted: record the provider's ref and tell the chatbot where it stands."""
+    """``open`` accepted: record the provider's ref and tell the chatbot where it stands
+    (``moved_because``: why the user, who was waiting at an earlier step, is here now)."""
     conversation = await scope.conversation(conversation_id)
     if not conversation.is_open or conversation["provider"] != instance:
         return False
@@ -173,6 +176,8 @@ async def opened(
             attended = True if conversation["assigned_at"] is None else None
             conversation.set(status="assigned", assigned_at=scope.now)
         else:
+            if moved_because is not None:
+                scope.emit(conversation, *actions.system_message(reason_message(moved_because)))
             conversation.set(position=result.position, estimated_wait=result.estimated_wait)
             if wait_limit is not None:
                 conversation.set(

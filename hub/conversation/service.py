@@ -147,6 +147,15 @@ class ConversationService:
             log.exception("provider %s crashed answering availability", instance.name)
             return None
 
+    async def someone_available(self, name: str, request: AvailabilityRequest) -> bool | None:
+        """Could the instance ``name`` take such a conversation now (someone online)?
+        False when it is missing or unhealthy; None when it could not say."""
+        instance = self.host.get(name)
+        if instance is None or not instance.usable:
+            return False
+        answer = await self._availability(instance, request)
+        return None if answer is None else answer.open
+
     async def availability(
         self, *, bot_id: str, queue: str | None, language: str | None, skills: list[str]
     ) -> QueueAvailability:
@@ -208,17 +217,26 @@ class ConversationService:
         *,
         fresh: bool = False,
         skipped: tuple[str, ...] = (),
+        moved: bool = False,
     ) -> None:
         """Walk the chain from step ``start`` until a provider takes the conversation.
 
         A ``fresh`` escalation to a queue that is closed now walks the queue's
         ``out_of_hours`` steps instead (and the conversation remembers that). ``skipped``
-        carries the reasons of steps passed before (a wait limit that ran out)."""
+        carries the reasons of steps passed before (a wait limit that ran out); ``moved``
+        says the user was waiting at an earlier step, and is told why it was passed when
+        the next step queues them again."""
         with log_context(conversation=conversation_id):
-            await self._route(conversation_id, start, fresh=fresh, skipped=skipped)
+            await self._route(conversation_id, start, fresh=fresh, skipped=skipped, moved=moved)
 
     async def _route(
-        self, conversation_id: str, start: int, *, fresh: bool, skipped: tuple[str, ...]
+        self,
+        conversation_id: str,
+        start: int,
+        *,
+        fresh: bool,
+        skipped: tuple[str, ...],
+        moved: bool,
     ) -> None:
         async with self.database.read() as conn:
             conversation = await get_conversation(conversation_id, conn=conn)
@@ -233,7 +251,7 @@ class ConversationService:
         chain: list[ChainStep] = []
         if queue is not None and queue.enabled:
             chain = queue.out_of_hours if after_hours else queue.chain
-        await self._walk(conversation, chain, start, reasons, after_hours)
+        await self._walk(conversation, chain, start, reasons, after_hours, moved=moved)
 
     async def _walk(
         self,
@@ -242,6 +260,8 @@ class ConversationService:
         start: int,
         skipped: list[str],
         after_hours: bool,
+        *,
+        moved: bool = False,
     ) -> None:
         conversation_id = conversation.id
         request = AvailabilityRequest(
@@ -264,6 +284,7 @@ class ConversationService:
             if not availability.open:
                 skipped.append(availability.reason)
                 continue
+            wait_limit = self.lifecycle.wait_limit(step)
             entered = await self.journal.run(
                 partial(
                     opening.enter_step,
@@ -278,7 +299,7 @@ class ConversationService:
                 return  # the conversation ended while it was being routed
             try:
                 result = await asyncio.wait_for(
-                    instance.provider.open(handoff_of(conversation, step.wait_limit)),
+                    instance.provider.open(handoff_of(conversation, wait_limit)),
                     self.provider_timeout,
                 )
             except ProviderUnavailable as exc:
@@ -314,8 +335,9 @@ class ConversationService:
                         conversation_id=conversation_id,
                         instance=instance.name,
                         result=result,
-                        wait_limit=step.wait_limit,
+                        wait_limit=wait_limit,
                         dispatcher=self.dispatcher,
+                        moved_because=_shown_reason(skipped) if moved else None,
                     ),
                     conversations=(conversation_id,),
                 )

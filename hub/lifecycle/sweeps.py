@@ -18,6 +18,7 @@ from hub.conversation.delivery import stage_close
 from hub.conversation.ending import end
 from hub.journal import Scope
 from hub.lifecycle.claims import claim, due_conversations
+from hub.lifecycle.waiting import WaitClocks
 from hub.models import (
     AgentAccount,
     Conversation,
@@ -41,7 +42,9 @@ CONVERSATIONS = table(Conversation)
 AGENTS = table(AgentAccount)
 # A routing step taken over after a crash gets this long before it is taken over again.
 GRACE = timedelta(seconds=60)
-ROUTING_DEADLINES = ("route", "wait-limit", "moving")
+ROUTING_DEADLINES = ("route", "wait-limit", "no-agents", "moving")
+# Deadlines of a conversation waiting at a step: when one passes, the step is passed.
+PASSING = ("wait-limit", "no-agents")
 # Rows that point at a conversation, in the order they can be deleted.
 DEPENDENTS = (
     Event,
@@ -70,6 +73,7 @@ class Lifecycle:
         self.journal = app[keys.JOURNAL]
         self.service = app[keys.SERVICE]
         self.database = app[keys.DATABASE]
+        self.waiting = WaitClocks(app)
         # Set once the first pass after start-up is over: what came due while the hub
         # was down has then been acted on.
         self.caught_up = asyncio.Event()
@@ -86,8 +90,10 @@ class Lifecycle:
             "agent_typing": await self.expire_agent_typing(),
             "user_typing": await self.expire_user_typing(),
             "idle": await self.idle(),
+            "waiting": await self.waiting.sweep(),
             "routing": await self.routing_deadlines(),
             "presence": await self.presence(),
+            "offers": await self.offers(),
         }
         if any(done.values()):
             log.debug("lifecycle tick: %s", done)
@@ -203,11 +209,12 @@ class Lifecycle:
     # -- routing: wait limits, and routing a crash interrupted ---------------------------------
 
     async def routing_deadlines(self) -> int:
-        """A conversation still queued when its step's wait limit passes moves to the next
-        step (the old provider withdraws it); routing interrupted by a crash resumes."""
+        """A conversation still queued when its step's wait limit passes, or that nobody
+        could take for ``no_agents_seconds``, moves to the next step (the old provider
+        withdraws it; the user is told); routing interrupted by a crash resumes."""
         dispatcher = self.app[keys.DISPATCHER]
 
-        async def work(scope: Scope) -> list[tuple[str, int, tuple[str, ...]]]:
+        async def work(scope: Scope) -> list[tuple[str, int, tuple[str, ...], bool]]:
             now = scope.now
             ids = await claim(
                 scope,
@@ -222,36 +229,48 @@ class Lifecycle:
                 if kind not in ROUTING_DEADLINES or not _due(conversation["deadline_at"], now):
                     continue  # an earlier unit of this batch took it
                 if not conversation.is_open or (
-                    kind == "wait-limit" and conversation["status"] != "queued"
+                    kind in PASSING and conversation["status"] != "queued"
                 ):
                     conversation.set(deadline_at=None, deadline_kind=None)
                     continue
                 step = conversation["chain_step"]
-                if kind == "wait-limit":
+                if kind in PASSING:
                     if conversation["provider"] is not None:
                         stage_close(
                             scope,
                             conversation,
                             instance=conversation["provider"],
-                            reason="wait-limit",
+                            reason=kind,
                             by="hub",
                             dispatcher=dispatcher,
                         )
-                    conversation.set(deadline_kind="moving")
+                    conversation.set(deadline_kind="moving", unattended_since=None)
                 conversation.set(deadline_at=now + GRACE)
                 if kind == "route":
-                    todo.append((conversation.id, step, ()))
+                    todo.append((conversation.id, step, (), False))
                 else:
-                    todo.append((conversation.id, step + 1, ("no-agents",)))
+                    todo.append((conversation.id, step + 1, ("no-agents",), kind in PASSING))
             return todo
 
         todo = await self.journal.run(work)
-        for conversation_id, start, reasons in todo:
+        for conversation_id, start, reasons, moved in todo:
             try:
-                await self.service.route(conversation_id, start, skipped=reasons)
+                await self.service.route(conversation_id, start, skipped=reasons, moved=moved)
             except Exception:
                 log.exception("routing %s from step %d failed", conversation_id, start)
         return len(todo)
+
+    # -- offers --------------------------------------------------------------------------------
+
+    async def offers(self) -> int:
+        """Offers not accepted in time go to the next agent (each desk has its timeout)."""
+        done = 0
+        for desk in list(self.app[keys.WORKSPACE].desks.values()):
+            try:
+                done += await desk.expire_offers()
+            except Exception:
+                log.exception("desk %s failed to expire its offers", desk.instance)
+        return done
 
     # -- presence ------------------------------------------------------------------------------
 

@@ -34,7 +34,7 @@
   // translate: true). Give them to the SDK's labels, translated as needed.
   var LABELS = {
     'queue-position': 'You are number {position} in the queue (about {estimatedWaitMinutes} min).',
-    'queue-position-no-estimate': 'You are number {position} in the queue.',
+    'queue-position-no-estimate': 'You are number {position} in the queue. We cannot estimate the wait yet.',
     'queue-wait': 'An agent will be with you in about {estimatedWaitMinutes} min.',
     'wait-for-agent': 'Please wait: an agent will be with you soon.',
     'agent-joined': '{agentName} has joined the chat.',

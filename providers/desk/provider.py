@@ -2,9 +2,16 @@
 
 A conversation that reaches the desk joins its waiting list. With ``assignment = "auto"``
 (the default) it is offered, first come first served, to the least busy agent who is
-online, below their limit, and has its language and skills; the agent accepts it in the
-dashboard. With ``"manual"`` every agent who could take it sees it and claims it by hand.
+online, has room (their chats and offers below their limit), and has its language and
+skills; the agent accepts it in the dashboard. An offer not accepted within
+``offer_timeout_seconds`` goes to the next agent; the agent it expired on, like an agent
+who sends a chat back to the queue, is not offered that conversation again for
+``reoffer_after_seconds``. With ``"manual"`` every agent sees it and claims it by hand.
 Either way taking a conversation is atomic: two agents cannot both get it.
+
+Only accepted chats count against an agent's limit: an agent below it may accept any
+conversation they are qualified for, whatever is offered to them (offers beyond their
+room then go to others).
 
 An agent who goes away or offline gives their offers back to the queue; the chats they
 hold stay theirs (the lifecycle's presence expiry decides about those).
@@ -40,8 +47,11 @@ log = logging.getLogger(__name__)
 
 class DeskConfig(ProviderConfig):
     assignment: Literal["auto", "manual"] = "auto"
-    # The wait announced while no history of real waits exists yet.
-    default_wait_seconds: float = Field(120.0, ge=0)
+    # An offer not accepted within this goes to the next agent who can take it.
+    offer_timeout_seconds: float = Field(45.0, gt=0)
+    # An agent an offer expired on, or who sent the chat back to the queue, is not offered
+    # that conversation again for this long (0: at once).
+    reoffer_after_seconds: float = Field(300.0, ge=0)
     # When an agent goes offline (or their dashboard stops heartbeating), their chats go
     # back to the queue too, not only their offers.
     requeue_on_offline: bool = False
@@ -51,7 +61,8 @@ def _least_busy(agents: list[DeskAgent], entry: Waiting, load: dict[str, int]) -
     able = [
         agent
         for agent in agents
-        if agent.can_take(language=entry.language, skills=entry.skills)
+        if agent.id not in entry.passed_by
+        and agent.can_take(language=entry.language, skills=entry.skills)
         and agent.max_chats - agent.active - agent.offered - load.get(agent.id, 0) > 0
     ]
     if not able:
@@ -114,15 +125,16 @@ class DeskProvider(Provider):
         ]
         if not agents:
             return Availability(open=False, reason="no-agents", agents_online=0)
-        if any(agent.free > 0 for agent in agents):
-            return Availability(open=True, agents_online=len(agents), estimated_wait=0)
         return Availability(
             open=True, agents_online=len(agents), estimated_wait=await self._wait(request.queue)
         )
 
-    async def _wait(self, queue: str) -> float:
+    async def _wait(self, queue: str) -> float | None:
+        """The one wait estimate, the same wherever it is shown (availability, the
+        escalation's answer, the queue position): the average of the queue's recent real
+        waits, rounded to the second; None (unknown) with no history yet, never a guess."""
         measured = await self.workspace.average_wait(queue)
-        return self.config.default_wait_seconds if measured is None else measured
+        return None if measured is None else round(measured)
 
     async def open(self, handoff: Handoff) -> Opened:
         await self.workspace.enqueue(
@@ -204,7 +216,7 @@ class DeskProvider(Provider):
         waiting = await self.workspace.waiting(self.instance)
         for index, entry in enumerate(waiting):
             if entry.conversation_id == conversation.id:
-                return index + 1, round(await self._wait(entry.queue))
+                return index + 1, await self._wait(entry.queue)
         return None, None
 
     async def _to_holder(self, conversation_id: str, event: dict[str, Any]) -> None:
@@ -249,12 +261,9 @@ class DeskProvider(Provider):
         )
         if entry is None:
             raise DeskError("taken", "this conversation is no longer waiting")
-        if (
-            not agent.can_take(language=entry.language, skills=entry.skills)
-            and entry.offered_to != agent_id
+        if entry.offered_to != agent_id and not agent.qualified(
+            language=entry.language, skills=entry.skills
         ):
-            if agent.free <= 0:
-                raise DeskError("at_capacity", "you are at your limit of chats")
             raise DeskError(
                 "not_eligible", "this conversation needs a language or skill you do not have"
             )
@@ -262,8 +271,43 @@ class DeskProvider(Provider):
             self.instance, conversation_id, agent.agent, offered_only=True
         ):
             raise DeskError("taken", "someone else took this conversation")
+        await self._trim_offers(agent_id)
         self.workspace.notify(self.audience, {"type": "inbox.changed"})
         await self.dispatch()
+
+    async def _trim_offers(self, agent_id: str) -> None:
+        """Offers beyond an agent's room (they accepted something else) go back: the next
+        dispatch offers what fits to them again, the rest to others."""
+        agent = await self.workspace.agent(agent_id)
+        if agent is not None and agent.offered and agent.active + agent.offered > agent.max_chats:
+            returned = await self.workspace.withdraw_offers(agent_id)
+            self.workspace.notify(
+                agent_id, {"type": "offers.withdrawn", "conversationIds": returned}
+            )
+
+    async def expire_offers(self) -> int:
+        expired = await self.workspace.expire_offers(
+            self.instance,
+            older_than=self.config.offer_timeout_seconds,
+            pass_for=self.config.reoffer_after_seconds,
+        )
+        by_agent: dict[str, list[str]] = {}
+        for conversation_id, agent_id in expired:
+            by_agent.setdefault(agent_id, []).append(conversation_id)
+        for agent_id, conversation_ids in by_agent.items():
+            self.workspace.notify(
+                agent_id,
+                {
+                    "type": "offers.withdrawn",
+                    "conversationIds": conversation_ids,
+                    "reason": "expired",
+                },
+            )
+        if expired:
+            self.workspace.notify(self.audience, {"type": "inbox.changed"})
+        # Also offers what waits for an agent whose pass is over.
+        await self.dispatch()
+        return len(expired)
 
     async def reply(
         self, agent_id: str, conversation_id: str, html: str, *, media_id: str | None = None
@@ -299,7 +343,12 @@ class DeskProvider(Provider):
             self.workspace.notify(to_agent, {"type": "assigned", "conversationId": conversation_id})
         else:
             await self.workspace.requeue(
-                self.instance, conversation_id, queue=to_queue, skills=skills
+                self.instance,
+                conversation_id,
+                queue=to_queue,
+                skills=skills,
+                passed_by=agent_id,
+                pass_for=self.config.reoffer_after_seconds,
             )
         self.workspace.notify(agent_id, {"type": "transferred", "conversationId": conversation_id})
         self.workspace.notify(self.audience, {"type": "inbox.changed"})
@@ -364,7 +413,7 @@ class DeskProvider(Provider):
             for gone in set(self._announced) - still:
                 del self._announced[gone]
             for index, entry in enumerate(waiting):
-                announcement = (index + 1, round(waits[entry.queue]))
+                announcement = (index + 1, waits[entry.queue])
                 if self._announced.get(entry.conversation_id) == announcement:
                     continue
                 self._announced[entry.conversation_id] = announcement

@@ -6,7 +6,7 @@ import asyncio
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from providers.errors import ConversationEnded, UnknownConversation
@@ -51,6 +51,8 @@ class MemoryWorkspace(Workspace):
         self._conversations: dict[str, _Conversation] = {}
         self._waiting: dict[str, Waiting] = {}  # conversation id -> its place in the list
         self._waits: dict[str, deque[float]] = {}  # queue -> the last waits, in seconds
+        self._offered_at: dict[str, datetime] = {}  # conversation id -> when it was offered
+        self._passes: dict[str, dict[str, datetime]] = {}  # conversation -> agent -> until
         self._lock = asyncio.Lock()
         self._context: RecordingContext | None = None
 
@@ -138,8 +140,16 @@ class MemoryWorkspace(Workspace):
     # -- the waiting list --------------------------------------------------------------------
 
     async def waiting(self, instance: str) -> list[Waiting]:
+        now = self.clock()
         entries = [
-            entry
+            replace(
+                entry,
+                passed_by=frozenset(
+                    agent
+                    for agent, until in self._passes.get(conversation_id, {}).items()
+                    if until > now
+                ),
+            )
             for conversation_id, entry in self._waiting.items()
             if self._conversations[conversation_id].instance == instance
             and not self._ended(conversation_id)
@@ -171,6 +181,10 @@ class MemoryWorkspace(Workspace):
         if entry is None:
             return False
         self._waiting[conversation_id] = replace(entry, offered_to=agent_id)
+        if agent_id is None:
+            self._offered_at.pop(conversation_id, None)
+        else:
+            self._offered_at[conversation_id] = self.clock()
         return True
 
     async def withdraw_offers(self, agent_id: str) -> list[str]:
@@ -179,7 +193,31 @@ class MemoryWorkspace(Workspace):
             self._waiting[conversation_id] = replace(
                 self._waiting[conversation_id], offered_to=None
             )
+            self._offered_at.pop(conversation_id, None)
         return returned
+
+    async def expire_offers(
+        self, instance: str, *, older_than: float, pass_for: float
+    ) -> list[tuple[str, str]]:
+        now = self.clock()
+        expired = []
+        for conversation_id, entry in list(self._waiting.items()):
+            offered_at = self._offered_at.get(conversation_id)
+            if (
+                entry.offered_to is None
+                or offered_at is None
+                or self._conversations[conversation_id].instance != instance
+                or (now - offered_at).total_seconds() <= older_than
+            ):
+                continue
+            expired.append((conversation_id, entry.offered_to))
+            if pass_for > 0:
+                self._passes.setdefault(conversation_id, {})[entry.offered_to] = now + timedelta(
+                    seconds=pass_for
+                )
+            self._waiting[conversation_id] = replace(entry, offered_to=None)
+            self._offered_at.pop(conversation_id, None)
+        return expired
 
     async def assign(
         self, instance: str, conversation_id: str, agent: Agent, *, offered_only: bool
@@ -208,9 +246,16 @@ class MemoryWorkspace(Workspace):
         *,
         queue: str | None,
         skills: tuple[str, ...] | None,
+        passed_by: str | None = None,
+        pass_for: float = 0.0,
     ) -> None:
         async with self._lock:
             conversation = self._owned(instance, conversation_id)
+            self._passes.pop(conversation_id, None)
+            if passed_by is not None and pass_for > 0:
+                self._passes[conversation_id] = {
+                    passed_by: self.clock() + timedelta(seconds=pass_for)
+                }
             if conversation.holder is not None and self._context is not None:
                 await self._context.agent_left(conversation_id)
             conversation.holder = None
@@ -228,6 +273,8 @@ class MemoryWorkspace(Workspace):
 
     async def drop(self, conversation_id: str) -> None:
         self._waiting.pop(conversation_id, None)
+        self._offered_at.pop(conversation_id, None)
+        self._passes.pop(conversation_id, None)
         conversation = self._conversations.get(conversation_id)
         if conversation is not None:
             conversation.ended = True

@@ -191,7 +191,7 @@ async def test_typing_ends_by_itself_both_ways(hub, clock, hub_factory):
     assert (await tick(hub))["user_typing"] == 1
     assert provider.called("user_typing") == [True, False]
     assert await tick(hub) == dict.fromkeys(
-        ("agent_typing", "user_typing", "idle", "routing", "presence"), 0
+        ("agent_typing", "user_typing", "idle", "waiting", "routing", "presence", "offers"), 0
     )
 
 
@@ -199,7 +199,7 @@ async def test_an_idle_chat_is_warned_then_closed(hub_factory, clock):
     hub = await hub_factory(
         clock=clock,
         providers={"live": {"type": "scripted"}},
-        **lifecycle(idle_warning_seconds=300, idle_close_seconds=120),
+        **lifecycle(idle_warning_seconds=300, idle_close_seconds=120, wait_limit_seconds=7200),
     )
     chatbot, provider = hub.chatbot, hub.provider()
     cid = (await chatbot.escalate())["conversationId"]
@@ -357,6 +357,37 @@ async def test_the_wait_estimate_is_the_average_of_real_waits(hub_factory, clock
     assert (availability["open"], availability["estimatedWaitSeconds"]) == (True, 40)
     queued = await hub.chatbot.escalate("s4")
     assert (queued["position"], queued["estimatedWait"]) == (1, 40)
+
+
+async def test_one_wait_estimate_everywhere_and_none_without_history(hub_factory, clock):
+    """Availability, the escalation's answer and the queue-position message say the same;
+    on a fresh hub (an idle agent online) that is: unknown."""
+    hub = await hub_factory(
+        clock=clock,
+        providers={"desk": {"type": "desk", "assignment": "manual"}},
+        queues=[{"name": "support", "chain": ["desk"]}],
+        **lifecycle(),
+    )
+    agents, desk = hub.app[keys.AGENTS], hub.app[keys.WORKSPACE].desks["desk"]
+    ana = (await agents.create("ana@example.com", "Ana", "correct horse battery")).id
+    await set_presence(hub.app, ana, "online")
+
+    async def three_answers(session: str) -> tuple[object, object, object]:
+        available = (await hub.chatbot.call("GET", "/v1/availability"))["estimatedWaitSeconds"]
+        answer = await hub.chatbot.escalate(session)
+        told = [
+            d["replacements"]["estimatedWait"]
+            for a, d in await hub.chatbot.actions(answer["conversationId"])
+            if a == "displaySystemMessage" and d["message"] == "queue-position"
+        ]
+        return available, answer["estimatedWait"], told[-1]
+
+    assert await three_answers("s1") == (None, None, None)
+    first = (await hub.chatbot.escalate("s1"))["conversationId"]  # the open one, again
+    clock.advance(75)
+    await agents.seen(ana)
+    await desk.accept(ana, first)  # a real wait of 75 s
+    assert await three_answers("s2") == (75, 75, 75)
 
 
 async def test_queue_positions_are_refreshed_from_providers(hub_factory, clock):

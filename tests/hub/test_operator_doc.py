@@ -44,13 +44,20 @@ def test_the_example_config_loads_and_every_adapter_takes_its_part(tmp_path, mon
 
 def test_every_setting_in_the_tables_exists():
     from hub.settings import Lifecycle, Limits, Settings
+    from providers.desk import DeskConfig
 
     settings_tables = re.findall(r"^\| key \|.*?\n(?:\|.*\n)+", DOC, re.M)
     first_cells = re.findall(r"^\| (`[^|]*?) \|", "".join(settings_tables), re.M)
     documented = {name for cell in first_cells for name in re.findall(r"`([a-z_]+)`", cell)}
-    known = set(Settings.model_fields) | set(Lifecycle.model_fields) | set(Limits.model_fields)
+    known = (
+        set(Settings.model_fields)
+        | set(Lifecycle.model_fields)
+        | set(Limits.model_fields)
+        | set(DeskConfig.model_fields)
+    )
     assert documented <= known, documented - known
     assert set(Lifecycle.model_fields) - {"retention_batch"} <= documented
+    assert set(DeskConfig.model_fields) <= documented
 
 
 def test_the_readme_queue_example_loads_and_behaves(tmp_path):

@@ -32,7 +32,7 @@ class TestDeskAdapter(ProviderConformance):
     @pytest.fixture
     def provider_config(self) -> dict[str, Any]:
         # Manual assignment: an agent claims a conversation, as the agent-side events do.
-        return {"assignment": "manual", "default_wait_seconds": 90}
+        return {"assignment": "manual"}
 
     @pytest.fixture
     def workspace(self) -> MemoryWorkspace:

@@ -153,7 +153,7 @@ async def test_a_whole_conversation_both_ways(hub_factory, platform):
                 "queue": "support",
                 "botId": chatbot.bot_id,
                 "sessionId": "session-42",
-                "waitLimitSeconds": None,
+                "waitLimitSeconds": 600.0,  # the default wait limit (lifecycle.wait_limit_seconds)
                 "skills": [],
                 "user": {**USER, "extra": {}},
                 "inquiry": "My order is late",
