@@ -18,7 +18,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from dashboard import conversation, inbox, live, profile, signin, uploads
+from dashboard import conversation, inbox, live, profile, signin, tickets, uploads
 from dashboard.admin import agents, bots, canned, deliveries, overview
 from dashboard.keys import ASSET_VERSION, HUB
 from dashboard.middleware import dashboard_middleware
@@ -55,7 +55,7 @@ def create_dashboard(hub_app: web.Application) -> web.Application:
         lstrip_blocks=True,
     )
     env.globals.update(asset_version=app[ASSET_VERSION], blank=blank_row, statuses=STATUSES)
-    for module in (signin, inbox, conversation, uploads, profile, live):
+    for module in (signin, inbox, conversation, uploads, profile, tickets, live):
         app.router.add_routes(module.routes)
     for module in (agents, bots, canned, deliveries, overview):
         app.router.add_routes(module.routes)

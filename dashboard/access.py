@@ -1,9 +1,10 @@
 """Who may look at and act on a conversation.
 
-An agent reads the conversations they hold (or held, once ended) and may preview any that
-waits at a desk; a conversation held by someone else is theirs alone (403), unless the
-reader is an admin. Acting on a chat (reply, typing, read, transfer, close) is for its
-holder or an admin: the desk enforces that too.
+An agent reads the conversations they hold (or held, once ended), may preview any that
+waits at a desk, and may read any ticket (the ticket list); a conversation held by
+someone else is theirs alone (403), unless the reader is an admin, who watches it live.
+Acting on a chat (reply, typing, read, transfer, close) is for its holder alone: an admin
+takes it over first, an explicit step the agent is told about. The desk enforces that too.
 """
 
 from __future__ import annotations
@@ -50,14 +51,40 @@ async def open_conversation(request: web.Request, signed: Signed, conversation_i
     me = signed.agent.id
     mine = conversation.status == "assigned" and conversation.agent_id == me
     waiting = conversation.status == "queued" and desk is not None
-    if not (signed.is_admin or conversation.agent_id == me or waiting):
+    ticket = conversation.status == "ticket"  # nobody's chat: every agent may read it
+    if not (signed.is_admin or conversation.agent_id == me or waiting or ticket):
         raise Forbidden("this conversation is assigned to another agent", code="not_yours")
     return Opened(conversation, desk, mine, waiting)
 
 
 def may_act(opened: Opened, signed: Signed) -> bool:
-    """Reply, attach, transfer, close: the holder, or an admin stepping in."""
-    return opened.conversation.status == "assigned" and (opened.mine or signed.is_admin)
+    """Reply, attach, transfer, close: the holder. A chat another provider holds (a
+    platform's agent) is moved by an admin (the hub asks the provider to transfer it)."""
+    return opened.conversation.status == "assigned" and (
+        opened.mine or (signed.is_admin and opened.desk is None)
+    )
+
+
+def watching(opened: Opened, signed: Signed) -> bool:
+    """An admin looking at a chat someone else holds (or one still waiting): live."""
+    return (
+        signed.is_admin
+        and not opened.mine
+        and opened.conversation.status
+        in (
+            "queued",
+            "assigned",
+        )
+    )
+
+
+def may_take_over(opened: Opened, signed: Signed) -> bool:
+    return (
+        signed.is_admin
+        and opened.desk is not None
+        and opened.conversation.status == "assigned"
+        and not opened.mine
+    )
 
 
 def require_action(opened: Opened, signed: Signed) -> Desk:

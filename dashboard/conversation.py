@@ -8,7 +8,15 @@ from typing import Any
 
 from aiohttp import web
 
-from dashboard.access import Opened, may_act, may_note, open_conversation, require_action
+from dashboard.access import (
+    Opened,
+    may_act,
+    may_note,
+    may_take_over,
+    open_conversation,
+    require_action,
+    watching,
+)
 from dashboard.forms import answer, fields, flag, text
 from dashboard.keys import HUB
 from dashboard.presenters import (
@@ -17,6 +25,7 @@ from dashboard.presenters import (
     duration,
     link,
     messages,
+    rating_of,
     text_to_html,
     transcript,
     user_details,
@@ -112,6 +121,8 @@ async def conversation_page(request: web.Request, signed: Signed) -> web.StreamR
             "canned": canned,
             "mine": opened.mine,
             "acting": acting,
+            "watching": watching(opened, signed),
+            "may_take_over": may_take_over(opened, signed),
             "waiting": opened.waiting,
             "agents": agents,
             "queues": queues,
@@ -120,6 +131,7 @@ async def conversation_page(request: web.Request, signed: Signed) -> web.StreamR
             "needs_read": bool(opened.mine and last_user and not last_user["read"]),
             "last_user_message": last_user["id"] if last_user else "",
             "limits": hub[keys.SETTINGS].limits,
+            "rating": rating_of(conversation.rating_value, conversation.rating_comment),
         },
     )
 
@@ -137,6 +149,7 @@ async def conversation_state(request: web.Request, signed: Signed) -> web.Stream
             "mine": opened.mine,
             "endReason": conversation.end_reason,
             "readUpTo": conversation.user_read_up_to,
+            "rating": rating_of(conversation.rating_value, conversation.rating_comment),
             "messages": [as_json(message) for message in await _chat(request, opened)],
         }
     )
@@ -150,6 +163,18 @@ async def accept(request: web.Request, signed: Signed) -> web.StreamResponse:
         await opened.desk_or_conflict().accept(signed.agent.id, opened.id)
     url = link(request, "conversation", conversation_id=opened.id)
     return answer(request, {"url": url}, to=f"{url}?done=accepted")
+
+
+@routes.post(PATH + "/takeover", name="takeover")
+@signed_in
+async def take_over(request: web.Request, signed: Signed) -> web.StreamResponse:
+    """An admin takes the chat over from its agent: explicitly, and the agent is told."""
+    opened = await _opened(request, signed)
+    if not signed.is_admin:
+        raise Forbidden("only an admin takes a chat over", code="admins_only")
+    await opened.desk_or_conflict().take_over(signed.agent.id, opened.id)
+    url = link(request, "conversation", conversation_id=opened.id)
+    return answer(request, {"url": url}, to=f"{url}?done=taken-over")
 
 
 @routes.post(PATH + "/messages", name="reply")

@@ -2,11 +2,12 @@
 
 The handshake is checked before the upgrade: the ``Origin`` must be the hub's own and the
 session cookie must be live. The socket listens on the agent's id and ``desk:<instance>``
-audiences of :class:`hub.agents.live.LiveChannel`; while it is open it is the agent's
-heartbeat, every third of the presence timeout (presence expiry takes agents whose
-dashboards vanished offline), and a session that ends closes it with 1008: at once when
-it is signed out, replaced by a new sign-in or ended by an admin (:func:`disconnect`),
-else at the next heartbeat (expired).
+audiences of :class:`hub.agents.live.LiveChannel`, and an admin's page watching someone's
+chat (``?watch=<conversation id>``) on ``watch:<conversation id>`` too. While it is open
+it is the agent's heartbeat, every third of the presence timeout (presence expiry takes
+agents whose dashboards vanished offline), and a session that ends closes it with 1008:
+at once when it is signed out, replaced by a new sign-in or ended by an admin
+(:func:`disconnect`), else at the next heartbeat (expired).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dashboard.sessions import check_origin, current
 from hub import keys
 from hub.agents.live import Listener
 from hub.agents.presence import heartbeat_seconds
-from hub.agents.workspace import desk_audience
+from hub.agents.workspace import desk_audience, watch_audience
 from hub.errors import Unauthorized
 
 routes = web.RouteTableDef()
@@ -64,6 +65,9 @@ async def live(request: web.Request) -> web.StreamResponse:
         session_audience(signed.token),
         *(desk_audience(name) for name in hub[keys.WORKSPACE].desks),
     }
+    watched = request.query.get("watch", "")
+    if signed.is_admin and 0 < len(watched) <= 60:  # an admin watching someone's chat
+        audiences.add(watch_audience(watched))
     ws = web.WebSocketResponse(heartbeat=25.0)
     await ws.prepare(request)
     listener = channel.listen(audiences)

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 DESK_STATUS = {
     "not_yours": 403,
     "not_eligible": 403,
+    "admins_only": 403,
     "unknown_agent": 404,
     "same_agent": 422,
 }

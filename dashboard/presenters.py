@@ -21,6 +21,8 @@ from markupsafe import Markup
 from hub.clock import iso
 from hub.security.sanitize import clean_html
 from hub.store.inbox import InboxItem
+from hub.store.ratings import score
+from hub.store.tickets import TicketItem
 
 _BREAK = re.compile(r"<br\s*/?>|</p>\s*<p>", re.IGNORECASE)
 
@@ -91,6 +93,43 @@ def inbox_row(
         "unread_label": f"{item.unread} unread" if item.unread else "",
         "status": item.status,
         "end_reason": item.end_reason or "",
+        "rating": rating_label(item.rating) if item.rating is not None else "",
+    }
+
+
+def rating_label(value: str) -> str:
+    """A user's rating as agents read it: "4 of 5", "Yes", or the value as it came."""
+    scored = score(value)
+    if isinstance(scored, bool):
+        return "Yes (positive)" if scored else "No (negative)"
+    if scored is not None and 1 <= scored <= 5:
+        return f"{value.strip()} of 5"
+    return value
+
+
+def rating_of(value: str | None, comment: str | None) -> dict[str, str] | None:
+    if value is None:
+        return None
+    return {"value": value, "label": rating_label(value), "comment": comment or ""}
+
+
+def ticket_row(request: web.Request, item: TicketItem) -> dict[str, Any]:
+    """A ticket as the ticket list shows it: answered once a reply came back."""
+    replies = item.replies
+    return {
+        "id": item.id,
+        "url": link(request, "conversation", conversation_id=item.id),
+        "ticket_id": item.ticket_id,
+        "user": user_name(item.user),
+        "email": str(item.user.get("email") or ""),
+        "inquiry": item.inquiry,
+        "queue": item.queue,
+        "created": iso(item.created_at),
+        "status": "answered" if replies else "waiting",
+        "status_label": "Answered" if replies else "Waiting for a reply",
+        "replies": replies,
+        "replies_label": f"{replies} {'reply' if replies == 1 else 'replies'}",
+        "last_reply": iso(item.last_reply_at) if item.last_reply_at else "",
     }
 
 

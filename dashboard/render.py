@@ -14,6 +14,7 @@ from dashboard.sessions import Signed
 # What a page says after the action that sent the browser there (``?done=<code>``).
 NOTICES = {
     "accepted": "You took the conversation.",
+    "taken-over": "You took the conversation over; its agent was told, and the user sees you join.",
     "closed": "The conversation is closed; the chatbot is back in charge.",
     "transferred": "The conversation was transferred.",
     "profile": "Your profile is saved. The chatbots you talk to show the change.",

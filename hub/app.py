@@ -36,6 +36,7 @@ from hub.outbox import Dispatcher
 from hub.plugins import ProviderHost
 from hub.provider_context import HubProviderContext
 from hub.routing import Router
+from hub.security.proxies import forwarded_middleware, parse_networks
 from hub.security.tokens import TokenSigner
 from hub.settings import Settings
 from hub.store.bots import sync_config_bots
@@ -63,6 +64,8 @@ def create_app(
     app[keys.BACKGROUND] = background
     app[keys.CLOCK] = clock or Clock()
     install_telemetry(app)
+    if settings.trusted_proxies:  # first: every other middleware sees the client's address
+        app.middlewares.insert(0, forwarded_middleware(parse_networks(settings.trusted_proxies)))
     app[keys.BUS] = EventBus()
     app[keys.LIVE] = LiveChannel()
     host = ProviderHost.build(settings, lambda name: HubProviderContext(app, name))

@@ -30,6 +30,7 @@ from pydantic_settings import (
 
 from hub.chatlayer.settings import ChatlayerIntegrations
 from hub.hours import BusinessHours
+from hub.security.proxies import parse_networks
 
 ENV_PREFIX = "OFFLOAD_HUB_"
 CONFIG_ENV = ENV_PREFIX + "CONFIG"
@@ -204,6 +205,9 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(1.0, gt=0)
     retry_max_seconds: float = Field(300.0, gt=0)
     allow_private_urls: bool = False
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For is believed: the
+    # client's address (sign-in throttling, rate limits) is read from it; nobody else's.
+    trusted_proxies: list[str] = Field(default_factory=list)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     # "text" (one readable line) or "json" (one JSON object per line, for log collectors).
     log_format: Literal["text", "json"] = "text"
@@ -250,6 +254,11 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < 24:
             raise ValueError("must be at least 24 characters")
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        return [str(network) for network in parse_networks(value)]
 
     @field_validator("bots", "providers")
     @classmethod

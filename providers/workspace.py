@@ -110,6 +110,10 @@ class Desk(Protocol):
 
     async def close_by(self, agent_id: str, conversation_id: str, reason: str) -> None: ...
 
+    async def take_over(self, admin_id: str, conversation_id: str) -> str:
+        """An admin takes a chat over from its agent (who is told); returns that agent's id."""
+        ...
+
     async def presence_changed(self, agent_id: str) -> None: ...
 
     async def profile_changed(self, agent_id: str) -> None: ...
@@ -209,6 +213,7 @@ class Workspace(Protocol):
     def register_desk(self, desk: Desk) -> None: ...
 
     def notify(self, audience: str, event: dict[str, Any]) -> None:
-        """Push a live event to dashboards: ``audience`` is an agent id, or
-        ``"desk:<instance>"`` for every agent signed in."""
+        """Push a live event to dashboards: ``audience`` is an agent id,
+        ``"desk:<instance>"`` for every agent signed in, or ``"watch:<conversation id>"``
+        for the admins watching that conversation."""
         ...

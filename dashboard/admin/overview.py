@@ -1,4 +1,5 @@
-"""The live overview: waiting, active, average wait, agents online, and who is doing what."""
+"""The live overview: waiting, active, average wait, agents online, who is doing what, and
+the users' ratings per agent and per queue."""
 
 from __future__ import annotations
 
@@ -15,10 +16,25 @@ from hub import keys
 from hub.clock import iso
 from hub.store.inbox import waiting_at
 from hub.store.overview import desk_figures
+from hub.store.ratings import RatingSummary, rating_summaries
 
 routes = web.RouteTableDef()
 # The average wait is over the conversations taken in this window.
 WAIT_WINDOW = timedelta(hours=24)
+# Ratings are over the conversations that ended in this window.
+RATING_WINDOW = timedelta(days=30)
+
+
+def rating_row(summary: RatingSummary) -> dict[str, Any]:
+    return {
+        "id": summary.key,
+        "name": summary.name,
+        "count": summary.count,
+        "average": "\u2014" if summary.average is None else f"{summary.average:.1f}",
+        "average_of": summary.numeric,
+        "positive": "\u2014" if summary.positive is None else f"{summary.positive:.0%}",
+        "positive_of": summary.answered,
+    }
 
 
 async def overview_state(request: web.Request, signed: Signed) -> dict[str, Any]:
@@ -29,6 +45,7 @@ async def overview_state(request: web.Request, signed: Signed) -> dict[str, Any]
     async with hub[keys.DATABASE].read() as conn:
         figures = await desk_figures(instances, conn=conn, since=now - WAIT_WINDOW)
         waiting = await waiting_at(instances, conn=conn)
+        ratings = await rating_summaries(conn=conn, since=now - RATING_WINDOW)
     agents = await workspace.agents()
     names = {agent.id: agent.name for agent in agents}
     return {
@@ -59,6 +76,8 @@ async def overview_state(request: web.Request, signed: Signed) -> dict[str, Any]
         "waiting": [
             inbox_row(request, item, me=signed.agent.id, names=names, now=now) for item in waiting
         ],
+        "ratings_by_agent": [rating_row(summary) for summary in ratings.by_agent],
+        "ratings_by_queue": [rating_row(summary) for summary in ratings.by_queue],
         "at": iso(now),
     }
 

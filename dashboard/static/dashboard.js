@@ -133,6 +133,12 @@
         el.textContent = new Date(at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
       }
     }
+    for (const el of root.querySelectorAll("time[data-local-date]")) {
+      const at = Date.parse(el.getAttribute("datetime"));
+      if (!Number.isNaN(at)) {
+        el.textContent = new Date(at).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+      }
+    }
   }
 
   function tickTimes() {
@@ -179,7 +185,12 @@
 
   function connect() {
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    const socket = new WebSocket(scheme + location.host + base + "live");
+    // An admin watching someone else's chat hears its messages live too.
+    const watch =
+      page === "conversation" && body.dataset.watch === "true"
+        ? "?watch=" + encodeURIComponent(body.dataset.conversation)
+        : "";
+    const socket = new WebSocket(scheme + location.host + base + "live" + watch);
     socket.addEventListener("open", () => {
       attempts = 0;
       setLive("Connected", true);
@@ -245,6 +256,9 @@
   let inboxBusy = false;
   let inboxAgain = false;
   let inboxTimer = null;
+  let offerPending = false;
+  let announced = null; // the last new conversation a notice told about: {id, text}
+  const OFFERED = " (offered to you)";
 
   if (page === "inbox") {
     knownWaiting = new Set(
@@ -285,11 +299,17 @@
         renderRows("mine", state.mine);
         renderRows("closed", state.closed);
       }
+      // One notice for what this refresh found: a new conversation (saying when it is
+      // offered to you), else an offer of one announced before.
       const first = state.waiting.find((row) => fresh.has(row.id));
       if (first) {
         const more = fresh.size > 1 ? " (and " + (fresh.size - 1) + " more)" : "";
-        notify("New conversation waiting: " + first.user + " – " + first.inquiry + more);
+        announced = { id: first.id, text: "New conversation waiting: " + first.user + " – " + first.inquiry + more };
+        notify(announced.text + (first.offered_to_me ? OFFERED : ""));
+      } else if (offerPending) {
+        notify("A conversation is offered to you: accept it in the inbox.");
       }
+      offerPending = false;
     } catch (error) {
       console.error(error);
     } finally {
@@ -315,11 +335,21 @@
     "closed",
     "message",
     "hello",
+    "taken_over",
   ]);
   handlers.push((event) => {
     if (INBOX_EVENTS.has(event.type)) soonRefreshInbox();
-    if (event.type === "offer") notify("A conversation is offered to you: accept it in the inbox.");
+    if (event.type === "offer") {
+      if (announced && announced.id === event.conversationId) notify(announced.text + OFFERED);
+      else offerPending = true; // told by the refresh this event triggers
+    }
     if (event.type === "assigned") notify("A conversation was transferred to you.");
+    if (event.type === "taken_over") {
+      notify(event.by + " took over one of your conversations.");
+    }
+    if (event.type === "offers.withdrawn" && event.reason === "expired") {
+      notify("An offer you did not accept in time went back to the queue.");
+    }
   });
   resyncs.push(soonRefreshInbox);
 
@@ -338,6 +368,14 @@
     const chatError = byId("chat-error");
     const TICKS = { sending: "Sending…", delivered: "✓ Delivered", read: "✓✓ Read", failed: "Not sent" };
     let readUpTo = null; // the user read my messages up to this id (maybe not drawn yet)
+    // This admin is taking the chat over: the page that follows shows it, not a reload.
+    let takingOver = false;
+    const takeOver = byId("take-over");
+    if (takeOver) {
+      takeOver.addEventListener("submit", () => {
+        takingOver = true;
+      });
+    }
     let typingTimer = null;
 
     const scrollDown = () => {
@@ -451,8 +489,14 @@
         conversationEnded("This conversation has ended (" + event.reason + ").");
       } else if (event.type === "transferred") {
         conversationEnded("You transferred this conversation.");
+      } else if (event.type === "taken_over") {
+        conversationEnded(event.by + " took this conversation over.");
       } else if (event.type === "assigned") {
         location.reload();
+      } else if (event.type === "agent.message") {
+        resync(); // watching: the agent wrote
+      } else if (event.type === "changed") {
+        if (!takingOver) location.reload(); // watching: taken, transferred, taken over
       }
     });
 
@@ -594,6 +638,8 @@
         fill(byId("figures"), state.figures);
         renderRows("agents", state.agents);
         renderRows("waiting", state.waiting);
+        renderRows("ratings_by_agent", state.ratings_by_agent);
+        renderRows("ratings_by_queue", state.ratings_by_queue);
       } catch (error) {
         console.error(error);
       }

@@ -29,6 +29,11 @@ def desk_audience(instance: str) -> str:
     return f"desk:{instance}"
 
 
+def watch_audience(conversation_id: str) -> str:
+    """The admins watching a conversation in the dashboard (the desk publishes there)."""
+    return f"watch:{conversation_id}"
+
+
 class HubWorkspace(Workspace):
     def __init__(self, database: Database, journal: Journal, live: LiveChannel) -> None:
         self.database = database

@@ -32,6 +32,7 @@ class InboxItem:
     offered_to: str | None = None
     unread: int = 0
     end_reason: str | None = None
+    rating: str | None = None
 
 
 def _unread() -> sa.ScalarSelect[Any]:
@@ -94,6 +95,7 @@ def _held(row: sa.Row[Any]) -> InboxItem:
         since=row.created_at,
         unread=int(row.unread or 0),
         end_reason=row.end_reason,
+        rating=row.rating_value,
     )
 
 
@@ -108,6 +110,7 @@ def _held_query(agent_id: str, instances: Collection[str]) -> sa.Select[Any]:
         CONVERSATIONS.c.user_info,
         CONVERSATIONS.c.created_at,
         CONVERSATIONS.c.end_reason,
+        CONVERSATIONS.c.rating_value,
         _unread().label("unread"),
     ).where(CONVERSATIONS.c.agent_id == agent_id, CONVERSATIONS.c.provider.in_(list(instances)))
 

@@ -15,6 +15,10 @@ room then go to others).
 
 An agent who goes away or offline gives their offers back to the queue; the chats they
 hold stay theirs (the lifecycle's presence expiry decides about those).
+
+Only the agent who holds a chat answers in it. An admin watching it (the dashboards
+listening on ``watch:<conversation id>`` see its messages live) takes it over
+explicitly: the agent is told, the chatbot sees the admin join.
 """
 
 from __future__ import annotations
@@ -100,6 +104,15 @@ class DeskProvider(Provider):
     def audience(self) -> str:
         return f"desk:{self.instance}"
 
+    def _watchers(self, conversation_id: str) -> str:
+        """Admins watching this conversation in the dashboard."""
+        return f"watch:{conversation_id}"
+
+    def _changed(self, conversation_id: str) -> None:
+        self.workspace.notify(
+            self._watchers(conversation_id), {"type": "changed", "conversationId": conversation_id}
+        )
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -183,6 +196,7 @@ class DeskProvider(Provider):
         }
         if holder is not None:
             self.workspace.notify(holder, event)
+        self.workspace.notify(self._watchers(conversation_id), event)
         self.workspace.notify(self.audience, {"type": "inbox.changed"})
         await self.dispatch()
 
@@ -207,6 +221,7 @@ class DeskProvider(Provider):
             self.workspace.notify(agent_id, {"type": "assigned", "conversationId": conversation.id})
         else:
             await self.workspace.requeue(self.instance, conversation.id, queue=queue, skills=None)
+        self._changed(conversation.id)
         self.workspace.notify(self.audience, {"type": "inbox.changed"})
         await self.dispatch()
 
@@ -223,6 +238,7 @@ class DeskProvider(Provider):
         holder = await self.workspace.holder(conversation_id)
         # Not yet taken: whoever opens it from the waiting list sees it there.
         self.workspace.notify(holder or self.audience, event)
+        self.workspace.notify(self._watchers(conversation_id), event)
 
     # -- the dashboard's calls (the Desk protocol) ---------------------------------------------
 
@@ -243,11 +259,33 @@ class DeskProvider(Provider):
         return agent
 
     async def _holding(self, agent_id: str, conversation_id: str) -> DeskAgent:
+        """The agent, if they hold the conversation (an admin takes it over first)."""
         agent = await self._agent(agent_id)
         holder = await self.workspace.holder(conversation_id)
-        if holder != agent_id and agent.role != "admin":
+        if holder != agent_id:
             raise DeskError("not_yours", "this conversation is not assigned to you")
         return agent
+
+    async def take_over(self, admin_id: str, conversation_id: str) -> str:
+        """An admin takes a chat over from its agent, whatever their own status and load:
+        the agent is told (``taken_over``), the chatbot sees the admin join. Returns the
+        id of the agent who had it."""
+        admin = await self._agent(admin_id)
+        if admin.role != "admin":
+            raise DeskError("admins_only", "only an admin takes a chat over")
+        holder = await self.workspace.holder(conversation_id)
+        if holder is None:
+            raise DeskError("not_assigned", "this conversation is not in a chat with an agent")
+        if holder == admin_id:
+            return holder
+        await self.workspace.hand_over(self.instance, conversation_id, admin.agent)
+        self.workspace.notify(
+            holder, {"type": "taken_over", "conversationId": conversation_id, "by": admin.name}
+        )
+        self._changed(conversation_id)
+        self.workspace.notify(self.audience, {"type": "inbox.changed"})
+        await self.dispatch()  # the agent has room for one more
+        return holder
 
     async def accept(self, agent_id: str, conversation_id: str) -> None:
         agent = await self._available(agent_id)
@@ -272,6 +310,7 @@ class DeskProvider(Provider):
         ):
             raise DeskError("taken", "someone else took this conversation")
         await self._trim_offers(agent_id)
+        self._changed(conversation_id)
         self.workspace.notify(self.audience, {"type": "inbox.changed"})
         await self.dispatch()
 
@@ -313,9 +352,14 @@ class DeskProvider(Provider):
         self, agent_id: str, conversation_id: str, html: str, *, media_id: str | None = None
     ) -> str:
         agent = await self._holding(agent_id, conversation_id)
-        return await self.context.agent_message(
+        message_id = await self.context.agent_message(
             conversation_id, html, agent=agent.agent, media_id=media_id
         )
+        self.workspace.notify(
+            self._watchers(conversation_id),
+            {"type": "agent.message", "conversationId": conversation_id, "messageId": message_id},
+        )
+        return message_id
 
     async def typing(self, agent_id: str, conversation_id: str, typing: bool) -> None:
         agent = await self._holding(agent_id, conversation_id)
@@ -351,6 +395,7 @@ class DeskProvider(Provider):
                 pass_for=self.config.reoffer_after_seconds,
             )
         self.workspace.notify(agent_id, {"type": "transferred", "conversationId": conversation_id})
+        self._changed(conversation_id)
         self.workspace.notify(self.audience, {"type": "inbox.changed"})
         await self.dispatch()
 
@@ -358,6 +403,10 @@ class DeskProvider(Provider):
         await self._holding(agent_id, conversation_id)
         await self.context.conversation_closed(conversation_id, reason)
         await self.workspace.drop(conversation_id)
+        self.workspace.notify(
+            self._watchers(conversation_id),
+            {"type": "closed", "conversationId": conversation_id, "reason": reason, "by": "agent"},
+        )
         self.workspace.notify(self.audience, {"type": "inbox.changed"})
         await self.dispatch()
 

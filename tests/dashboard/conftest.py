@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from playwright.async_api import Browser
 
 from tests.conftest import HubFactory
 from tests.dashboard.browser import chromium
-from tests.dashboard.support import DESK
+from tests.dashboard.support import DESK, AgentSession, agent_session
 from tests.support.chatbot import Hub
+
+OpenSession = Callable[..., Awaitable[AgentSession]]
 
 
 @pytest.fixture
@@ -22,3 +24,21 @@ async def desk_hub(hub_factory: HubFactory) -> Hub:
 async def browser() -> AsyncIterator[Browser]:
     async with chromium() as launched:
         yield launched
+
+
+@pytest.fixture
+async def browsers() -> AsyncIterator[OpenSession]:
+    """HTTP sessions with their own cookies against a hub: ``await browsers(hub)``, or
+    ``await browsers(hub, email)`` to have it signed in; all closed after the test."""
+    opened: list[AgentSession] = []
+
+    async def open_session(hub: Hub, email: str | None = None) -> AgentSession:
+        session = await agent_session(hub.client)
+        opened.append(session)
+        if email is not None:
+            await session.sign_in(email)
+        return session
+
+    yield open_session
+    for session in opened:
+        await session.close()

@@ -264,6 +264,12 @@ async def test_a_conversation_held_by_another_agent_is_out_of_reach_unless_admin
         assert page.status == 200
         assert "hello" in await page.text()
         assert (await boss.get(f"/dashboard/media/{upload['id']}")).status == 200
+        # An admin reads it, but answers only after taking it over: an explicit step.
+        refused = await boss.post(here + "/messages", json={"message": "An admin here"})
+        assert refused.status == 403
+        assert (await ben.post(here + "/takeover", json={})).status == 403  # admins only
+        taken = await boss.post(here + "/takeover", json={})
+        assert taken.status == 200, await taken.text()
         stepped_in = await boss.post(here + "/messages", json={"message": "An admin here"})
         assert stepped_in.status == 201
         shown = [d for a, d in await chatbot.actions(cid) if a == "displayChatbotMessage"]

@@ -202,24 +202,65 @@ async def test_a_conversation_is_taken_once(hub_factory):
     assert len(joined) == 1
 
 
-async def test_only_the_holder_or_an_admin_writes(desk):
+async def test_only_the_holder_writes_and_an_admin_takes_over_explicitly(desk):
     ana = await desk.agent("Ana")
     ben = await desk.agent("Ben")
     boss = await desk.agent("Boss", role="admin")
     cid = await desk.escalate("s1")
     await desk.desk.accept(ana, cid)
-    for call in (
-        desk.desk.reply(ben, cid, "hijack"),
-        desk.desk.typing(ben, cid, True),
-        desk.desk.close_by(ben, cid, "mine now"),
-        desk.desk.transfer_by(ben, cid, to_agent=ben),
-    ):
-        with pytest.raises(DeskError) as refused:
-            await call
-        assert refused.value.code == "not_yours"
-    message_id = await desk.desk.reply(boss, cid, "An admin can step in")
+    for who in (ben, boss):  # an admin, too, does not answer in someone else's chat
+        for call in (
+            desk.desk.reply(who, cid, "hijack"),
+            desk.desk.typing(who, cid, True),
+            desk.desk.close_by(who, cid, "mine now"),
+            desk.desk.transfer_by(who, cid, to_agent=who),
+        ):
+            with pytest.raises(DeskError) as refused:
+                await call
+            assert refused.value.code == "not_yours"
+    with pytest.raises(DeskError) as refused:
+        await desk.desk.take_over(ben, cid)
+    assert refused.value.code == "admins_only"
+
+    ana_inbox = desk.listen(ana)
+    seen = len(await desk.chatbot.events(cid))
+    assert await desk.desk.take_over(boss, cid) == ana
+    assert await desk.app[keys.WORKSPACE].holder(cid) == boss
+    assert {"type": "taken_over", "conversationId": cid, "by": "Boss"} in await drain(ana_inbox)
+    told = [
+        (a, d.get("message"), d.get("name"))
+        for a, d in await desk.chatbot.actions(cid, after=seen)
+        if a in ("displaySystemMessage", "setChatbotName")
+    ]
+    assert told == [
+        ("displaySystemMessage", "agent-left", None),
+        ("setChatbotName", None, "Boss"),
+        ("displaySystemMessage", "agent-joined", None),
+    ]
+    message_id = await desk.desk.reply(boss, cid, "An admin took over")
     said = [d for a, d in await desk.chatbot.actions(cid) if a == "displayChatbotMessage"]
     assert said[-1]["custom"]["externalId"] == message_id
+    with pytest.raises(DeskError):
+        await desk.desk.reply(ana, cid, "still mine?")
+
+
+async def test_an_admin_watching_hears_both_sides_live(desk):
+    ana = await desk.agent("Ana")
+    await desk.agent("Boss", role="admin")
+    cid = await desk.escalate("s1")
+    await desk.desk.accept(ana, cid)
+    watching = desk.listen(f"watch:{cid}")
+    sent = await desk.chatbot.send(cid, "u1", "hello?")
+    await desk.hub.settled()
+    reply = await desk.desk.reply(ana, cid, "Hi, Ana here")
+    await desk.desk.close_by(ana, cid, "resolved")
+    events = await drain(watching)
+    kinds = [(e["type"], e.get("conversationId")) for e in events]
+    assert ("message", cid) in kinds
+    assert {"type": "agent.message", "conversationId": cid, "messageId": reply} in events
+    assert {"type": "closed", "conversationId": cid, "reason": "resolved", "by": "agent"} in events
+    message = next(e for e in events if e["type"] == "message")["message"]
+    assert message["id"] == sent["externalId"]
 
 
 async def test_transfer_to_another_agent(desk):
