@@ -41,11 +41,15 @@ def test_plugins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     sys.path.remove(str(root))
 
 
+# Variables for the test run itself, not settings of the hub under test.
+TEST_RUN_VARIABLES = ("OFFLOAD_HUB_TEST_POSTGRES", "OFFLOAD_HUB_SCREENSHOTS")
+
+
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """The developer's own OFFLOAD_HUB_* variables must not change what tests see."""
     for name in list(os.environ):
-        if name.startswith("OFFLOAD_HUB_") and name != "OFFLOAD_HUB_TEST_POSTGRES":
+        if name.startswith("OFFLOAD_HUB_") and name not in TEST_RUN_VARIABLES:
             monkeypatch.delenv(name)
 
 
