@@ -31,6 +31,7 @@ from hub.conversation.service import ConversationService
 from hub.db import create_database
 from hub.eventbus import EventBus
 from hub.journal import Journal
+from hub.writer import journal_writer
 from hub.lifecycle.scheduler import lifecycle_ctx
 from hub.outbox import Dispatcher
 from hub.plugins import ProviderHost
@@ -121,7 +122,9 @@ async def _http_session(app: web.Application) -> AsyncIterator[None]:
 
 async def _core(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    journal = Journal(app[keys.DATABASE], app[keys.BUS], app[keys.CLOCK])
+    database = app[keys.DATABASE]
+    writer = journal_writer(database.url, database.writer)
+    journal = Journal(writer, app[keys.BUS], app[keys.CLOCK])
     dispatcher = Dispatcher(
         journal,
         app[keys.CLOCK],
@@ -180,6 +183,7 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
     await mover.stop()
     await dispatcher.stop()
     await journal.stop()
+    await writer.close()
 
 
 async def _providers(app: web.Application) -> AsyncIterator[None]:

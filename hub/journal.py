@@ -13,9 +13,14 @@ transaction as the envelopes and the change they report. So seqs have no gaps an
 never reused, across hub processes too.
 
 A unit that raises has nothing of its own written (its staging is dropped) and its
-caller gets the exception. A batch that hits a unique constraint (a replayed id racing
-its twin) is rolled back and its units run again one per transaction with
-``scope.careful`` set, so each can look for the row that beat it.
+caller gets the exception. A batch the database refuses (a replayed id racing its twin,
+a value it cannot store) is rolled back and run again with each unit in a savepoint of
+its own and ``scope.careful`` set, so each can look for the row that beat it: the unit
+that cannot be written fails alone, and everything else in the batch commits.
+
+The writing itself is :mod:`hub.writer`'s: one connection kept for the journal, rows in
+bulk. The loop that runs batches is supervised: if it ever dies, the units waiting for
+it fail with the error instead of waiting forever, and it starts again.
 """
 
 from __future__ import annotations
@@ -28,16 +33,14 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import SQLModel
 
 from hub.actions import SDK_ACTIONS, Action
 from hub.clock import Clock
-from hub.db import Database
 from hub.errors import NotFound
 from hub.eventbus import Envelope, EventBus
 from hub.models import OPEN_STATUSES, Conversation, table
+from hub.writer import Unavailable, WriteConnection, Writer
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +116,7 @@ class _Batch:
         "states",
     )
 
-    def __init__(self, conn: AsyncConnection, now: datetime) -> None:
+    def __init__(self, conn: WriteConnection, now: datetime) -> None:
         self.conn = conn
         self.now = now
         self.states: dict[str, ConversationState] = {}
@@ -149,7 +152,7 @@ class Scope:
         self._memo: dict[Any, Any] = {}
 
     @property
-    def conn(self) -> AsyncConnection:
+    def conn(self) -> WriteConnection:
         """The batch's connection, for reads a unit cannot do without (keep them rare)."""
         return self._batch.conn
 
@@ -290,7 +293,7 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
-async def _load_states(conn: AsyncConnection, ids: list[str]) -> dict[str, ConversationState]:
+async def _load_states(conn: WriteConnection, ids: list[str]) -> dict[str, ConversationState]:
     query = _SELECT_STATE.where(CONVERSATIONS.c.id.in_(ids)).order_by(CONVERSATIONS.c.id)
     if conn.dialect.name != "sqlite":
         query = query.with_for_update()
@@ -298,28 +301,33 @@ async def _load_states(conn: AsyncConnection, ids: list[str]) -> dict[str, Conve
     return {row.id: ConversationState(dict(row._mapping)) for row in result}
 
 
+Tap = Callable[[Scope, list[Envelope]], Awaitable[None]]
+
+
 class Journal:
     """Runs units of work in grouped transactions and publishes what they emitted."""
 
     def __init__(
-        self, database: Database, bus: EventBus, clock: Clock, *, max_batch: int = 500
+        self, writer: Writer, bus: EventBus, clock: Clock, *, max_batch: int = 500
     ) -> None:
-        self.database = database
+        self.writer = writer
         self.bus = bus
         self.clock = clock
         self.max_batch = max_batch
         self._queue: list[_Job[Any]] = []
+        self._current: list[_Job[Any]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.batches = 0
         self.units = 0
+        self.restarts = 0
         # Taps see every batch's envelopes before it is written and may stage rows in the
         # same transaction (a bot's callback deliveries, say). They must not emit.
-        self.taps: list[Callable[[Scope, list[Envelope]], Awaitable[None]]] = []
+        self.taps: list[Tap] = []
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="journal")
+        self._task = asyncio.create_task(self._supervise(), name="journal")
 
     async def stop(self) -> None:
         """Finish what is queued, then stop."""
@@ -347,6 +355,23 @@ class Journal:
         self._wake.set()
         return await asyncio.shield(future)
 
+    async def _supervise(self) -> None:
+        while True:
+            try:
+                await self._loop()
+                return
+            except Exception as exc:
+                # A bug in the journal itself: whoever waits on the batch hears of it, and
+                # later writes are not left waiting for a loop that is gone.
+                self.restarts += 1
+                log.error("the journal's writer failed and restarts: %r", exc, exc_info=True)
+                for job in self._current:
+                    if job.error is None:
+                        job.error = exc
+                    job.settle()
+                self._current = []
+                await asyncio.sleep(0.05)
+
     async def _loop(self) -> None:
         while True:
             if not self._queue:
@@ -356,64 +381,137 @@ class Journal:
                 await self._wake.wait()
                 continue
             jobs, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+            self._current = jobs
             await self._process(jobs)
+            self._current = []
 
     async def _process(self, jobs: list[_Job[Any]]) -> None:
         try:
-            await self._commit(jobs, careful=False)
-        except IntegrityError:
-            # Someone (a replay, another process) wrote a row this batch also wrote. Run
-            # each unit alone and carefully, so only the one that really conflicts fails.
+            await self._commit(jobs)
+        except Unavailable as exc:
+            log.error("journal batch of %d units not written: %s", len(jobs), exc)
+            self._fail(jobs, exc)
+            return
+        except Exception as exc:
+            # The database refused something in the batch: a replayed id that raced its
+            # twin, a value it cannot store. Write it again with every unit in a savepoint
+            # of its own, so only the unit at fault fails.
+            log.info(
+                "journal batch of %d units refused (%s: %s); writing unit by unit",
+                len(jobs),
+                type(exc).__name__,
+                exc,
+            )
             for job in jobs:
                 job.reset()
-                try:
-                    await self._commit([job], careful=True)
-                except Exception as exc:  # handed to the caller
-                    job.error = exc
-                job.settle()
-            return
-        except Exception as exc:  # the database failed: tell every caller
-            log.exception("journal batch of %d units failed", len(jobs))
-            for job in jobs:
-                job.error = exc
-                job.settle()
-            return
+            try:
+                await self._commit_one_by_one(jobs)
+            except Exception as failure:  # the database itself is failing
+                log.error(
+                    "journal batch of %d units failed: %s: %s",
+                    len(jobs),
+                    type(failure).__name__,
+                    failure,
+                )
+                self._fail(jobs, failure)
+                return
         for job in jobs:
             job.settle()
 
-    async def _commit(self, jobs: list[_Job[Any]], *, careful: bool) -> None:
-        batch_envelopes: list[Envelope]
-        async with self.database.writer.connect() as conn:
-            async with conn.begin():
-                batch = _Batch(conn, self.clock.now())
-                ids = sorted({cid for job in jobs for cid in job.conversations})
-                if ids:
-                    batch.states = await _load_states(conn, ids)
-                for job in jobs:
-                    scope = Scope(batch, careful=careful)
-                    try:
-                        if job.isolated:
-                            async with conn.begin_nested():
-                                job.result = await job.work(scope)
-                        else:
+    @staticmethod
+    def _fail(jobs: list[_Job[Any]], error: BaseException) -> None:
+        for job in jobs:
+            job.error = error
+            job.settle()
+
+    async def _commit(self, jobs: list[_Job[Any]]) -> None:
+        now = self.clock.now()
+        async with self.writer.transaction() as conn:
+            batch = _Batch(conn, now)
+            ids = sorted({cid for job in jobs for cid in job.conversations})
+            if ids:
+                batch.states = await _load_states(conn, ids)
+            for job in jobs:
+                scope = Scope(batch, careful=False)
+                try:
+                    if job.isolated:
+                        async with conn.begin_nested():
                             job.result = await job.work(scope)
-                    except Exception as exc:  # the unit's own failure
-                        job.error = exc
-                        continue
-                    scope._merge()
-                if self.taps and batch.envelopes:
-                    tap_scope = Scope(batch, careful=careful)
-                    for tap in self.taps:
-                        await tap(tap_scope, list(batch.envelopes))
-                    if tap_scope._envelopes:
-                        raise RuntimeError("a journal tap emitted an envelope")
-                    tap_scope._merge()
-                await _flush(conn, batch)
-            batch_envelopes = batch.envelopes
+                    else:
+                        job.result = await job.work(scope)
+                except Exception as exc:  # the unit's own failure
+                    job.error = exc
+                    continue
+                scope._merge()
+            if self.taps and batch.envelopes:
+                await self._tap(batch, batch.envelopes, careful=False)
+            await _flush(
+                self.writer,
+                conn,
+                now,
+                batch.states.values(),
+                batch.inserts,
+                batch.statements,
+            )
+        self._committed(batch, len(jobs))
+
+    async def _commit_one_by_one(self, jobs: list[_Job[Any]]) -> None:
+        """One transaction, each unit in its own savepoint and written before the next."""
+        now = self.clock.now()
+        async with self.writer.transaction() as conn:
+            batch = _Batch(conn, now)
+            ids = sorted({cid for job in jobs for cid in job.conversations})
+            if ids:
+                batch.states = await _load_states(conn, ids)
+            for job in jobs:
+                scope = Scope(batch, careful=True)
+                try:
+                    async with conn.begin_nested():
+                        job.result = await job.work(scope)
+                        if self.taps and scope._envelopes:
+                            await self._tap_unit(scope)
+                        inserts: dict[str, list[dict[str, Any]]] = {}
+                        for name, row in scope._inserts:
+                            inserts.setdefault(name, []).append(row)
+                        await _flush(
+                            self.writer,
+                            conn,
+                            now,
+                            scope._states.values(),
+                            inserts,
+                            scope._statements,
+                        )
+                except Exception as exc:  # this unit's own failure, written or not
+                    job.reset()
+                    job.error = exc
+                    continue
+                for state in scope._states.values():
+                    state.new = False
+                    state.changed.clear()
+                scope._merge()
+        self._committed(batch, len(jobs))
+
+    async def _tap(self, batch: _Batch, envelopes: list[Envelope], *, careful: bool) -> None:
+        tap_scope = Scope(batch, careful=careful)
+        for tap in self.taps:
+            await tap(tap_scope, list(envelopes))
+        if tap_scope._envelopes:
+            raise RuntimeError("a journal tap emitted an envelope")
+        tap_scope._merge()
+
+    async def _tap_unit(self, scope: Scope) -> None:
+        """The taps, for one unit's envelopes, staged in that unit's own scope."""
+        envelopes = list(scope._envelopes)
+        for tap in self.taps:
+            await tap(scope, envelopes)
+        if len(scope._envelopes) != len(envelopes):
+            raise RuntimeError("a journal tap emitted an envelope")
+
+    def _committed(self, batch: _Batch, units: int) -> None:
         self.batches += 1
-        self.units += len(jobs)
-        if batch_envelopes:
-            self.bus.publish(batch_envelopes)
+        self.units += units
+        if batch.envelopes:
+            self.bus.publish(batch.envelopes)
         for callback in batch.callbacks:
             try:
                 callback()
@@ -436,24 +534,38 @@ def _update_statement(columns: frozenset[str]) -> sa.Update:
     return statement
 
 
-async def _flush(conn: AsyncConnection, batch: _Batch) -> None:
-    new = [state.row for state in batch.states.values() if state.new]
-    if new:
-        await conn.execute(sa.insert(CONVERSATIONS), new)
+_TABLES = [t for t in SQLModel.metadata.sorted_tables if t.name != CONVERSATIONS.name]
+
+
+async def _flush(
+    writer: Writer,
+    conn: WriteConnection,
+    now: datetime,
+    states: Iterable[ConversationState],
+    inserts: Mapping[str, list[dict[str, Any]]],
+    statements: list[sa.Executable],
+) -> None:
+    """Write new and changed conversations, staged rows (parents first), then statements."""
+    new = []
     updates: dict[frozenset[str], list[dict[str, Any]]] = {}
-    for state in batch.states.values():
-        if state.new or not state.changed:
+    for state in states:
+        if state.new:
+            new.append(state.row)
             continue
-        state.set(updated_at=batch.now)
+        if not state.changed:
+            continue
+        state.set(updated_at=now)
         columns = frozenset(state.changed)
         params = {"b_" + name: state.row[name] for name in columns}
         params["b_id"] = state.id
         updates.setdefault(columns, []).append(params)
-    for sorted_table in SQLModel.metadata.sorted_tables:
-        rows = batch.inserts.get(sorted_table.name)
+    if new:
+        await writer.insert(conn, CONVERSATIONS, new, now)
+    for sorted_table in _TABLES:
+        rows = inserts.get(sorted_table.name)
         if rows:
-            await conn.execute(sa.insert(sorted_table), rows)
+            await writer.insert(conn, sorted_table, rows, now)
     for columns, params in updates.items():
-        await conn.execute(_update_statement(columns), params)
-    for statement in batch.statements:
+        await writer.execute_many(conn, _update_statement(columns), params)
+    for statement in statements:
         await conn.execute(statement)

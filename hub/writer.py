@@ -1,0 +1,376 @@
+"""The journal's own database connection: one transaction per batch, rows in bulk.
+
+The journal writes through a :class:`Writer`, never through the ORM: a batch's rows are
+turned into driver parameters once (each column's SQLAlchemy bind processor, with the
+batch's one timestamp processed once) and written with one ``executemany`` per table and
+column set. Reads a unit cannot do without still take SQLAlchemy statements.
+
+- :class:`SqliteWriter` keeps one ``sqlite3`` connection and uses it on the event loop's
+  own thread: a statement costs microseconds, and a batch pays no hop to a database
+  thread (aiosqlite would pay one per statement). It never waits on SQLite's lock inside
+  a call: ``BEGIN IMMEDIATE`` fails at once when another connection holds the lock, and
+  the writer retries on the loop. It does not checkpoint the WAL on commit (that syncs
+  the disk); :meth:`SqliteWriter.checkpoint` does it from a reader's thread instead.
+- :class:`PostgresWriter` keeps one asyncpg connection (through SQLAlchemy's pool, so the
+  engine's settings and type codecs apply) and writes rows with asyncpg's pipelined
+  ``executemany``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect, Result
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import StaticPool
+
+log = logging.getLogger(__name__)
+
+Processor = Callable[[Any], Any] | None
+
+
+class _RowShape:
+    """How rows with one set of columns go into one table: the SQL and the processors."""
+
+    __slots__ = ("columns", "processors", "sql")
+
+    def __init__(self, table: sa.Table, columns: Sequence[str], dialect: Dialect) -> None:
+        self.columns = tuple(columns)
+        self.processors: tuple[Processor, ...] = tuple(
+            table.c[name].type.bind_processor(dialect) for name in columns
+        )
+        names = ", ".join(f'"{name}"' for name in columns)
+        if dialect.paramstyle == "qmark":
+            marks = ", ".join("?" for _ in columns)
+        else:
+            marks = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+        self.sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'
+
+    def parameters(
+        self, rows: Iterable[Mapping[str, Any]], now: datetime, now_bound: dict[int, Any]
+    ) -> list[tuple[Any, ...]]:
+        columns = self.columns
+        processors = self.processors
+        out = []
+        for row in rows:
+            values = []
+            for index, name in enumerate(columns):
+                value = row[name]
+                processor = processors[index]
+                if value is not None and processor is not None:
+                    if value is now:
+                        # Every row of a batch carries the batch's one timestamp.
+                        bound = now_bound.get(index)
+                        if bound is None:
+                            bound = now_bound[index] = processor(value)
+                        value = bound
+                    else:
+                        value = processor(value)
+                values.append(value)
+            out.append(tuple(values))
+        return out
+
+
+def _defaults(table: sa.Table) -> dict[str, Any]:
+    """Python-side column defaults (scalars and callables), for rows staged without them."""
+    return {
+        column.name: column.default
+        for column in table.columns
+        if column.default is not None and (column.default.is_scalar or column.default.is_callable)
+    }
+
+
+class Shapes:
+    """The insert shapes of one dialect, built once per table and column set."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self._shapes: dict[tuple[str, frozenset[str]], _RowShape] = {}
+        self._defaults: dict[str, dict[str, Any]] = {}
+
+    def complete(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+        """Fill the Python-side defaults a staged row left out (as the ORM would)."""
+        defaults = self._defaults.get(table.name)
+        if defaults is None:
+            defaults = self._defaults[table.name] = _defaults(table)
+        if not defaults:
+            return
+        for row in rows:
+            for name, default in defaults.items():
+                if name not in row:
+                    row[name] = default.arg({}) if callable(default.arg) else default.arg
+
+    def group(
+        self, table: sa.Table, rows: list[dict[str, Any]]
+    ) -> list[tuple[_RowShape, list[dict[str, Any]]]]:
+        self.complete(table, rows)
+        groups: dict[frozenset[str], list[dict[str, Any]]] = {}
+        for row in rows:
+            groups.setdefault(frozenset(row), []).append(row)
+        out = []
+        for keys, members in groups.items():
+            shape = self._shapes.get((table.name, keys))
+            if shape is None:
+                ordered = [c.name for c in table.columns if c.name in keys]
+                shape = self._shapes[(table.name, keys)] = _RowShape(table, ordered, self.dialect)
+            out.append((shape, members))
+        return out
+
+
+class WriteConnection(Protocol):
+    """What a unit of work may do with the batch's connection (reads, mostly)."""
+
+    dialect: Dialect
+
+    async def execute(self, statement: sa.Executable, parameters: Any = None) -> Result[Any]: ...
+
+    async def scalar(self, statement: sa.Executable) -> Any: ...
+
+    async def scalars(self, statement: sa.Executable) -> sa.ScalarResult[Any]: ...
+
+    def begin_nested(self) -> contextlib.AbstractAsyncContextManager[None]: ...
+
+
+class Writer(Protocol):
+    """A batch's transaction, from the journal's side."""
+
+    dialect: Dialect
+
+    def transaction(self) -> contextlib.AbstractAsyncContextManager[WriteConnection]: ...
+
+    async def insert(
+        self, conn: WriteConnection, table: sa.Table, rows: list[dict[str, Any]], now: datetime
+    ) -> None: ...
+
+    async def execute_many(
+        self, conn: WriteConnection, statement: sa.Executable, parameters: list[dict[str, Any]]
+    ) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class Unavailable(Exception):
+    """The database cannot be written now (locked too long, gone): no unit is to blame."""
+
+
+# -- SQLite -----------------------------------------------------------------------------------
+
+
+class _SqliteConnection:
+    """SQLAlchemy statements on the writer's ``sqlite3`` connection, run synchronously."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self.dialect = connection.dialect
+        self._savepoints = 0
+
+    async def execute(self, statement: sa.Executable, parameters: Any = None) -> Result[Any]:
+        return self._connection.execute(statement, parameters)
+
+    async def scalar(self, statement: sa.Executable) -> Any:
+        return self._connection.scalar(statement)
+
+    async def scalars(self, statement: sa.Executable) -> sa.ScalarResult[Any]:
+        return self._connection.scalars(statement)
+
+    @contextlib.asynccontextmanager
+    async def begin_nested(self) -> AsyncIterator[None]:
+        self._savepoints += 1
+        name = f"sp{self._savepoints}"
+        raw = self._connection.connection.dbapi_connection
+        assert raw is not None
+        raw.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            raw.execute(f"ROLLBACK TO {name}")
+            raw.execute(f"RELEASE {name}")
+            raise
+        raw.execute(f"RELEASE {name}")
+
+
+class SqliteWriter:
+    """One ``sqlite3`` connection, used on the loop's thread (see the module's docstring)."""
+
+    def __init__(self, path: str, *, lock_timeout: float = 10.0) -> None:
+        def connect() -> sqlite3.Connection:
+            raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            raw.execute("PRAGMA journal_mode=WAL")
+            raw.execute("PRAGMA synchronous=NORMAL")
+            raw.execute("PRAGMA foreign_keys=ON")
+            # Never wait for the lock inside a call: that would stop the event loop.
+            raw.execute("PRAGMA busy_timeout=0")
+            raw.execute("PRAGMA wal_autocheckpoint=0")
+            return raw
+
+        self._engine = sa.create_engine(
+            "sqlite://", creator=connect, poolclass=StaticPool, isolation_level="AUTOCOMMIT"
+        )
+        self.dialect = self._engine.dialect
+        self.shapes = Shapes(self.dialect)
+        self.lock_timeout = lock_timeout
+        self._connection: Connection | None = None
+
+    def _open(self) -> Connection:
+        if self._connection is None:
+            self._connection = self._engine.connect()
+        return self._connection
+
+    @property
+    def _raw(self) -> sqlite3.Connection:
+        raw = self._open().connection.dbapi_connection
+        assert raw is not None
+        return raw  # type: ignore[return-value]
+
+    async def _begin(self) -> None:
+        raw = self._raw
+        delay = 0.0005
+        deadline = time.monotonic() + self.lock_timeout
+        while True:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() > deadline:
+                    raise Unavailable(
+                        f"the SQLite database stayed locked for {self.lock_timeout:g}s"
+                    ) from None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[WriteConnection]:
+        connection = self._open()
+        await self._begin()
+        raw = self._raw
+        try:
+            yield _SqliteConnection(connection)
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                raw.execute("ROLLBACK")
+            raise
+        try:
+            raw.execute("COMMIT")
+        except sqlite3.OperationalError:
+            with contextlib.suppress(sqlite3.Error):
+                raw.execute("ROLLBACK")
+            raise
+
+    async def insert(
+        self, conn: WriteConnection, table: sa.Table, rows: list[dict[str, Any]], now: datetime
+    ) -> None:
+        raw = self._raw
+        now_bound: dict[int, Any] = {}
+        for shape, members in self.shapes.group(table, rows):
+            raw.executemany(shape.sql, shape.parameters(members, now, now_bound))
+
+    async def execute_many(
+        self, conn: WriteConnection, statement: sa.Executable, parameters: list[dict[str, Any]]
+    ) -> None:
+        self._open().execute(statement, parameters)
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+        self._engine.dispose()
+
+
+# -- PostgreSQL -------------------------------------------------------------------------------
+
+
+class _PostgresConnection:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+        self.dialect = connection.dialect
+
+    async def execute(self, statement: sa.Executable, parameters: Any = None) -> Result[Any]:
+        return await self._connection.execute(statement, parameters)
+
+    async def scalar(self, statement: sa.Executable) -> Any:
+        return await self._connection.scalar(statement)
+
+    async def scalars(self, statement: sa.Executable) -> sa.ScalarResult[Any]:
+        return await self._connection.scalars(statement)
+
+    @contextlib.asynccontextmanager
+    async def begin_nested(self) -> AsyncIterator[None]:
+        async with self._connection.begin_nested():
+            yield
+
+
+class PostgresWriter:
+    """The journal's own asyncpg connection, kept between batches."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self.dialect = engine.dialect
+        self.shapes = Shapes(self.dialect)
+        self._connection: AsyncConnection | None = None
+
+    async def _open(self) -> AsyncConnection:
+        if self._connection is None or self._connection.closed:
+            self._connection = await self._engine.connect()
+        return self._connection
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[WriteConnection]:
+        connection = await self._open()
+        try:
+            async with connection.begin():
+                yield _PostgresConnection(connection)
+        except (sa.exc.DBAPIError, OSError) as exc:
+            if getattr(exc, "connection_invalidated", False) or isinstance(exc, OSError):
+                await self._drop()
+            raise
+
+    async def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.invalidate()
+                await connection.close()
+
+    async def _driver(self) -> Any:
+        connection = await self._open()
+        raw = await connection.get_raw_connection()
+        return raw.driver_connection
+
+    async def insert(
+        self, conn: WriteConnection, table: sa.Table, rows: list[dict[str, Any]], now: datetime
+    ) -> None:
+        driver = await self._driver()
+        now_bound: dict[int, Any] = {}
+        for shape, members in self.shapes.group(table, rows):
+            await driver.executemany(shape.sql, shape.parameters(members, now, now_bound))
+
+    async def execute_many(
+        self, conn: WriteConnection, statement: sa.Executable, parameters: list[dict[str, Any]]
+    ) -> None:
+        await conn.execute(statement, parameters)
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                await self._connection.close()
+            self._connection = None
+
+
+def journal_writer(url: str, engine: AsyncEngine) -> Writer:
+    """The journal's writer for a database URL (``engine`` serves PostgreSQL's)."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            raise ValueError("the hub needs an SQLite file, not an in-memory database")
+        return SqliteWriter(parsed.database)
+    return PostgresWriter(engine)

@@ -1,0 +1,118 @@
+"""The journal: writes from many requests share a transaction, yet each fails alone.
+
+The bad writes here are units the database itself refuses (a row pointing at nothing, a
+string SQLite cannot encode): the edge refuses such input long before, so these tests put
+them in the journal directly, beside real requests through the v1 API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import sqlalchemy as sa
+
+from hub import keys
+from hub.journal import Journal, Scope
+from hub.models import Message, table
+
+MESSAGES = table(Message)
+
+
+def _orphan_message(text: str = "nobody's") -> object:
+    """A unit that stages a message for a conversation that does not exist."""
+
+    async def unit(scope: Scope) -> None:
+        scope.insert(
+            Message,
+            {
+                "id": "m_orphan",
+                "conversation_id": "c_does_not_exist",
+                "author": "user",
+                "client_id": "orphan",
+                "source_event_id": None,
+                "body": text,
+                "media_id": None,
+                "agent_id": None,
+                "agent_name": None,
+                "status": "stored",
+                "seq": 1,
+                "created_at": scope.now,
+            },
+        )
+
+    return unit
+
+
+async def _stored_bodies(hub) -> list[str]:
+    async with hub.app[keys.DATABASE].read() as conn:
+        return list(await conn.scalars(sa.select(MESSAGES.c.body).order_by(MESSAGES.c.seq)))
+
+
+@pytest.mark.parametrize("rounds", [3])
+async def test_valid_writes_beside_a_refused_one_all_commit(hub, rounds):
+    chatbot = hub.chatbot
+    journal: Journal = hub.app[keys.JOURNAL]
+    answer = await chatbot.escalate("session-b", expect=201)
+    cid = answer["conversationId"]
+    batches_before = journal.batches
+    sent = []
+    for round_ in range(rounds):
+        texts = [f"round {round_} message {i}" for i in range(25)]
+        sent += texts
+        results = await asyncio.gather(
+            journal.run(_orphan_message()),
+            *(chatbot.send(cid, f"r{round_}-{i}", text) for i, text in enumerate(texts)),
+            return_exceptions=True,
+        )
+        refused, *answers = results
+        assert isinstance(refused, Exception), "the database took a row pointing at nothing"
+        assert all(isinstance(a, dict) and a["externalId"] for a in answers), answers
+    # Everything valid is stored once, in order; the refused unit left nothing behind.
+    assert sorted(await _stored_bodies(hub)) == sorted(sent)
+    assert journal.batches > batches_before
+    events = await chatbot.events(cid)
+    seqs = [event["seq"] for event in events]
+    assert seqs == list(range(1, len(seqs) + 1))
+
+
+async def test_a_string_the_database_cannot_encode_fails_only_its_own_unit(hub):
+    chatbot = hub.chatbot
+    journal: Journal = hub.app[keys.JOURNAL]
+    cid = (await chatbot.escalate("session-c", expect=201))["conversationId"]
+    bad = "\ud800" if hub.app[keys.DATABASE].is_sqlite else "a\x00b"
+    results = await asyncio.gather(
+        journal.run(_orphan_message(bad)),
+        *(chatbot.send(cid, f"c{i}", f"fine {i}") for i in range(20)),
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], Exception)
+    assert all(isinstance(r, dict) for r in results[1:]), results[1:]
+    assert sorted(await _stored_bodies(hub)) == sorted(f"fine {i}" for i in range(20))
+
+
+async def test_a_crashed_writer_fails_its_batch_and_starts_again(hub, monkeypatch, caplog):
+    journal: Journal = hub.app[keys.JOURNAL]
+    real = Journal._process
+    crashes = []
+
+    async def crash_once(self: Journal, jobs: list) -> None:
+        if not crashes:
+            crashes.append(len(jobs))
+            raise RuntimeError("a bug in the journal")
+        await real(self, jobs)
+
+    monkeypatch.setattr(Journal, "_process", crash_once)
+
+    async def noop(scope: Scope) -> str:
+        return "done"
+
+    with pytest.raises(RuntimeError, match="a bug in the journal"):
+        await asyncio.wait_for(journal.run(noop), 5)
+    # The writer is back: later writes go through.
+    assert await asyncio.wait_for(journal.run(noop), 5) == "done"
+    cid = (await hub.chatbot.escalate("session-d", expect=201))["conversationId"]
+    await hub.chatbot.send(cid, "after-crash", "still here")
+    assert "still here" in await _stored_bodies(hub)
+    assert journal.restarts == 1
+    assert "journal's writer failed and restarts" in caplog.text
