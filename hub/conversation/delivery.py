@@ -231,22 +231,24 @@ class ProviderDelivery:
                 raise Retry(unavailable)
             ref = ConversationRef(conversation.id, conversation.provider_ref)
             payload = row["payload"]
-            call: Awaitable[Any]
+            # The call is made only once the read is over: a coroutine made here and never
+            # awaited (a cancelled attempt) would be reported as a leak.
+            call: Callable[[], Awaitable[Any]]
             if row["kind"] == "deliver":
                 message = await self._message(conn, payload["messageId"], ref)
-                call = provider.deliver(message)
+                call = partial(provider.deliver, message)
             elif row["kind"] == "read":
                 if not isinstance(provider, SupportsReadReceipts) or not provider.supports(
                     Capability.READ_RECEIPTS
                 ):
                     return None
-                call = provider.user_read(ref, payload["upTo"])
+                call = partial(provider.user_read, ref, payload["upTo"])
             elif row["kind"] == "close":
-                call = provider.close(Closing(ref, payload["reason"], payload["by"]))
+                call = partial(provider.close, Closing(ref, payload["reason"], payload["by"]))
             else:
                 raise GiveUp(f"unknown provider work {row['kind']!r}")
         try:
-            await asyncio.wait_for(call, self.timeout)
+            await asyncio.wait_for(call(), self.timeout)
         except ProviderTransientError as exc:
             row[UNREACHABLE] = True
             raise Retry(str(exc) or "temporary failure", after=exc.retry_after) from None
