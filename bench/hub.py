@@ -115,7 +115,8 @@ class HubUnderTest:
 
     def stream_url(self, conversation: Conversation, after: int = 0) -> str:
         base = self.base.replace("http://", "ws://")
-        return f"{base}/v1/conversations/{conversation.id}/events?token={conversation.token}&after={after}"
+        query = f"token={conversation.token}&after={after}"
+        return f"{base}/v1/conversations/{conversation.id}/events?{query}"
 
     def events_url(self, suffix: str = "") -> str:
         return f"{self.base}/providers/{INSTANCE}/events{suffix}"

@@ -95,7 +95,9 @@ class BareWebSocket(_Acked):
 
     def frame(self, n: int, conversation: str) -> tuple[str, str]:
         key = str(n)
-        return key, json.dumps({"id": key, "conversation": conversation, "message": message_text(n)})
+        return key, json.dumps(
+            {"id": key, "conversation": conversation, "message": message_text(n)}
+        )
 
 
 class BareHttp(Ingress):
@@ -187,4 +189,3 @@ class HubStream(_Acked):
 
     def frame(self, n: int, conversation: str) -> tuple[str, str]:
         return f"bench-{n}", json.dumps(_agent_message(n, conversation))
-

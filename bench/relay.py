@@ -52,7 +52,9 @@ def bare_target(name: str, server: Server, count: int, ingress: Callable[[], Ing
     return Target(name, server, [f"c{i}" for i in range(count)], open_stream, ingress)
 
 
-def socketio_target(name: str, server: Server, count: int, ingress: Callable[[], Ingress]) -> Target:
+def socketio_target(
+    name: str, server: Server, count: int, ingress: Callable[[], Ingress]
+) -> Target:
     async def open_stream(
         session: aiohttp.ClientSession, conversation: str, tally: Tally, ready: Callable[[], None]
     ) -> None:
@@ -119,6 +121,16 @@ class Streams:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+async def _arrived(tally: Tally, timeout: float) -> None:
+    try:
+        await asyncio.wait_for(tally.done.wait(), timeout)
+    except TimeoutError:
+        raise RuntimeError(
+            f"only {tally.arrivals} of {tally.expected} messages arrived in {timeout:g}s "
+            f"({tally.checks()})"
+        ) from None
 
 
 def _plan(conversations: list[str], total: int, start: int) -> list[Item]:
@@ -189,22 +201,28 @@ async def saturate(
     """Send ``messages`` as fast as ``callers`` in flight allow; measure the server."""
     tally = Tally()
     connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        async with Streams(target, session, tally):
-            warm = _plan(target.conversations, warmup, 0)
-            tally.expected = warmup
-            await _send_all(target, warm, callers, tally, session)
-            await asyncio.wait_for(tally.done.wait(), timeout)
-            await settle_cpu(target.server)
-            tally.reset(messages)
-            cpu0, t0 = target.server.cpu_seconds(), time.perf_counter()
-            await asyncio.wait_for(
-                _send_all(target, _plan(target.conversations, messages, warmup), callers, tally, session),
-                timeout,
-            )
-            await asyncio.wait_for(tally.done.wait(), timeout)
-            t1, cpu1 = time.perf_counter(), target.server.cpu_seconds()
-    return RelayResult(target.name, tally.arrivals, t1 - t0, cpu1 - cpu0, tally.latencies, tally.checks())
+    async with (
+        aiohttp.ClientSession(connector=connector) as session,
+        Streams(target, session, tally),
+    ):
+        warm = _plan(target.conversations, warmup, 0)
+        tally.expected = warmup
+        await _send_all(target, warm, callers, tally, session)
+        await _arrived(tally, timeout)
+        await settle_cpu(target.server)
+        tally.reset(messages)
+        cpu0, t0 = target.server.cpu_seconds(), time.perf_counter()
+        await asyncio.wait_for(
+            _send_all(
+                target, _plan(target.conversations, messages, warmup), callers, tally, session
+            ),
+            timeout,
+        )
+        await _arrived(tally, timeout)
+        t1, cpu1 = time.perf_counter(), target.server.cpu_seconds()
+    return RelayResult(
+        target.name, tally.arrivals, t1 - t0, cpu1 - cpu0, tally.latencies, tally.checks()
+    )
 
 
 async def offered(
@@ -213,42 +231,46 @@ async def offered(
     """Offer ``rate`` messages per second for ``seconds``, each sent on its own schedule."""
     tally = Tally()
     connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        async with Streams(target, session, tally):
-            tally.expected = warmup
-            await _send_all(target, _plan(target.conversations, warmup, 0), 8, tally, session)
-            await asyncio.wait_for(tally.done.wait(), timeout)
-            await settle_cpu(target.server)
-            total = int(rate * seconds)
-            tally.reset(total)
-            items = _plan(target.conversations, total, warmup)
-            ingress = target.ingress()
-            await ingress.open(session)
-            # One lane per conversation keeps each conversation's messages in order even
-            # when a slow answer holds one back; lanes never wait for each other.
-            lanes: dict[str, asyncio.Queue[Item | None]] = {}
-            loop = asyncio.get_running_loop()
+    async with (
+        aiohttp.ClientSession(connector=connector) as session,
+        Streams(target, session, tally),
+    ):
+        tally.expected = warmup
+        await _send_all(target, _plan(target.conversations, warmup, 0), 8, tally, session)
+        await _arrived(tally, timeout)
+        await settle_cpu(target.server)
+        total = int(rate * seconds)
+        tally.reset(total)
+        items = _plan(target.conversations, total, warmup)
+        ingress = target.ingress()
+        await ingress.open(session)
+        # One lane per conversation keeps each conversation's messages in order even
+        # when a slow answer holds one back; lanes never wait for each other.
+        lanes: dict[str, asyncio.Queue[Item | None]] = {}
+        loop = asyncio.get_running_loop()
 
-            async def lane(queue: asyncio.Queue[Item | None]) -> None:
-                while (item := await queue.get()) is not None:
-                    await ingress.send([item])
+        async def lane(queue: asyncio.Queue[Item | None]) -> None:
+            while (item := await queue.get()) is not None:
+                await ingress.send([item])
 
-            workers = []
-            for conversation in target.conversations:
-                lanes[conversation] = asyncio.Queue()
-                workers.append(asyncio.create_task(lane(lanes[conversation])))
-            cpu0, t0 = target.server.cpu_seconds(), time.perf_counter()
-            start = loop.time()
-            for i, item in enumerate(items):
-                delay = start + i / rate - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                tally.sent(item[0])
-                lanes[item[1]].put_nowait(item)
-            for queue in lanes.values():
-                queue.put_nowait(None)
-            await asyncio.wait_for(asyncio.gather(*workers), timeout)
-            await asyncio.wait_for(tally.done.wait(), timeout)
-            t1, cpu1 = time.perf_counter(), target.server.cpu_seconds()
-            await ingress.close()
-    return RelayResult(target.name, tally.arrivals, t1 - t0, cpu1 - cpu0, tally.latencies, tally.checks())
+        workers = []
+        for conversation in target.conversations:
+            lanes[conversation] = asyncio.Queue()
+            workers.append(asyncio.create_task(lane(lanes[conversation])))
+        cpu0, t0 = target.server.cpu_seconds(), time.perf_counter()
+        start = loop.time()
+        for i, item in enumerate(items):
+            delay = start + i / rate - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tally.sent(item[0])
+            lanes[item[1]].put_nowait(item)
+        for queue in lanes.values():
+            queue.put_nowait(None)
+        await asyncio.wait_for(asyncio.gather(*workers), timeout)
+        await _arrived(tally, timeout)
+        t1, cpu1 = time.perf_counter(), target.server.cpu_seconds()
+        await ingress.close()
+    return RelayResult(
+        target.name, tally.arrivals, t1 - t0, cpu1 - cpu0, tally.latencies, tally.checks()
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,7 +11,7 @@ import aiohttp
 from aiohttp import web
 
 from dashboard import create_dashboard, to_dashboard
-from hub import keys, media_links
+from hub import keys, media_links, serve_lock
 from hub.agents.accounts import AgentAccounts
 from hub.agents.live import LiveChannel
 from hub.agents.workspace import HubWorkspace
@@ -28,11 +29,11 @@ from hub.conversation.delivery import KIND as PROVIDER_KIND
 from hub.conversation.delivery import ProviderDelivery
 from hub.conversation.failover import Failover
 from hub.conversation.service import ConversationService
-from hub.db import create_database
+from hub.db import Database, create_database, postgres_dsn
 from hub.eventbus import EventBus
 from hub.journal import Journal
-from hub.writer import journal_writer
 from hub.lifecycle.scheduler import lifecycle_ctx
+from hub.notices import Fetcher, Notices, PostgresTransport, RedisTransport, Transport
 from hub.outbox import Dispatcher
 from hub.plugins import ProviderHost
 from hub.provider_context import HubProviderContext
@@ -41,8 +42,11 @@ from hub.security.proxies import forwarded_middleware, parse_networks
 from hub.security.tokens import TokenSigner
 from hub.settings import Settings
 from hub.store.bots import sync_config_bots
+from hub.store.conversations import open_heads
 from hub.store.meta import token_key
+from hub.streams import LogReader
 from hub.telemetry.setup import install as install_telemetry
+from hub.writer import journal_writer
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +89,10 @@ def create_app(
     app.router.add_get("/", to_dashboard)
     app.router.add_static("/static/", STATIC, name="static")
 
-    app.cleanup_ctx.extend([_database, _http_session, _core, _providers])
+    app.cleanup_ctx.extend([_database])
+    if background:
+        app.cleanup_ctx.append(_notices)
+    app.cleanup_ctx.extend([_http_session, _core, _providers])
     if background:
         app.cleanup_ctx.extend([lifecycle_ctx, chatlayer_ctx])
     app.on_shutdown.append(_close_streams)
@@ -94,8 +101,15 @@ def create_app(
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
+    held = serve_lock.acquire(settings.database_url) if app[keys.BACKGROUND] else None
     database = create_database(settings.database_url)
     app[keys.DATABASE] = database
+    app[keys.LOG_READER] = LogReader(database)
+    checkpoints = (
+        asyncio.create_task(_checkpoint_forever(database), name="sqlite-checkpoint")
+        if database.is_sqlite
+        else None
+    )
     secret = settings.secret_key
     key = (
         secret.get_secret_value().encode()
@@ -106,8 +120,46 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     if settings.bots:
         async with database.writer.begin() as conn:
             await sync_config_bots(settings.bots, conn=conn, clock=app[keys.CLOCK])
+    async with database.read() as conn:
+        app[keys.BUS].seed(await open_heads(conn=conn))
     yield
+    if checkpoints is not None:
+        checkpoints.cancel()
+        await asyncio.gather(checkpoints, return_exceptions=True)
+        await database.checkpoint()
     await database.dispose()
+    serve_lock.release(held)
+
+
+async def _checkpoint_forever(database: Database, every: float = 1.0) -> None:
+    """The journal's SQLite connection never checkpoints the WAL itself (that would sync
+    the disk on the event loop); this does, from a reader's thread, every second."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await database.checkpoint()
+        except Exception as exc:
+            log.warning("SQLite checkpoint failed: %s: %s", type(exc).__name__, exc)
+
+
+async def _notices(app: web.Application) -> AsyncIterator[None]:
+    """Between processes (PostgreSQL): Redis if configured, else LISTEN/NOTIFY."""
+    settings = app[keys.SETTINGS]
+    database = app[keys.DATABASE]
+    transport: Transport | None = None
+    if settings.redis_url:
+        transport = RedisTransport(settings.redis_url, settings.notice_prefix)
+    elif not database.is_sqlite:
+        transport = PostgresTransport(postgres_dsn(database.url), settings.notice_prefix)
+    if transport is None:
+        yield
+        return
+    fetcher = Fetcher(app[keys.LOG_READER], app[keys.BUS])
+    notices = Notices(transport, app[keys.BUS], app[keys.LIVE], fetcher)
+    app[keys.NOTICES] = notices
+    await notices.start()
+    yield
+    await notices.stop()
 
 
 async def _http_session(app: web.Application) -> AsyncIterator[None]:

@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub import __version__
+from hub import __version__, keys, loop
 from hub.agents.accounts import AgentAccounts
 from hub.clock import Clock, iso
 from hub.db import create_database, create_oneshot_engine
@@ -89,6 +89,7 @@ def _addresses(settings: Settings, sock: socket.socket) -> tuple[str, str]:
 
 def _run(app: web.Application, sock: socket.socket, banner: str) -> None:
     """Serve until SIGINT/SIGTERM; the banner is printed once the socket accepts."""
+    loop.install(app[keys.SETTINGS].event_loop)
 
     def started(_message: str) -> None:
         print(banner, flush=True)

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -32,6 +33,12 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncConnection]:
         async with self.reader.connect() as conn:
             yield conn
+
+    async def checkpoint(self) -> None:
+        """SQLite: move the WAL's pages into the database file (without blocking writers)."""
+        if self.is_sqlite:
+            async with self.reader.connect() as conn:
+                await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     async def dispose(self) -> None:
         await self.writer.dispose()
@@ -71,6 +78,13 @@ def create_database(url: str, *, pool_size: int = 10) -> Database:
             url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
         )
     return Database(url=url, writer=writer, reader=reader)
+
+
+def postgres_dsn(url: str) -> str:
+    """A PostgreSQL URL as asyncpg itself takes it (for a connection of its own)."""
+    return (
+        sa.engine.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    )
 
 
 def create_oneshot_engine(url: str) -> AsyncEngine:

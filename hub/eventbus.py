@@ -1,9 +1,15 @@
 """In-process fan-out of committed envelopes to the streams that watch a conversation.
 
-The journal publishes here after every commit. A stream subscribes before it reads the
-backlog from the database, so nothing falls between the two; envelopes it has already
-sent (``seq`` at or below its mark) are dropped, and a gap (an envelope written by another
-hub process) is filled from the database by the stream itself (:mod:`hub.streams`).
+The journal publishes here after every commit; envelopes another hub process committed
+arrive through :mod:`hub.notices` and are delivered here too. A stream subscribes before
+it reads the backlog from the database, so nothing falls between the two; envelopes it has
+already sent (``seq`` at or below its mark) are dropped, and a gap is filled from the
+database by the stream itself (:mod:`hub.streams`).
+
+The bus also knows each conversation's *head*, the last seq committed as far as this
+process has heard, so a stream that reconnects already up to date costs no database
+read. Heads are only trusted while the process hears everything (no notice transport, or
+one that is connected): see :attr:`EventBus.heads_trusted`.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -23,6 +30,16 @@ class Envelope:
     """One committed event, with its wire form built once for every transport."""
 
     __slots__ = ("_wire", "action", "at", "conversation_id", "data_json", "seq")
+
+    @classmethod
+    def from_wire(cls, conversation_id: str, seq: int, wire: str) -> Envelope:
+        """An envelope as another process sent it: its wire text is kept as it is."""
+        envelope = cls.__new__(cls)
+        envelope.conversation_id = conversation_id
+        envelope.seq = seq
+        envelope._wire = wire
+        envelope.at = envelope.action = envelope.data_json = None  # type: ignore[assignment]
+        return envelope
 
     def __init__(
         self, conversation_id: str, seq: int, at: datetime | str, action: str, data_json: str
@@ -45,6 +62,8 @@ class Envelope:
         return self._wire
 
     def as_dict(self) -> dict[str, Any]:
+        if self.action is None:
+            return json.loads(self.wire)  # type: ignore[no-any-return]
         return {
             "seq": self.seq,
             "conversationId": self.conversation_id,
@@ -100,18 +119,28 @@ class Mailbox(Generic[T]):
 
 
 class Subscription(Mailbox[Envelope]):
-    """A stream's mailbox for one conversation."""
+    """A stream's mailbox for one conversation; ``mark`` is the last seq it has sent."""
 
-    __slots__ = ("conversation_id",)
+    __slots__ = ("conversation_id", "mark")
 
     def __init__(self, conversation_id: str) -> None:
         super().__init__()
         self.conversation_id = conversation_id
+        self.mark = 0
 
 
 class EventBus:
+    # Heads kept at most: past this, the oldest half is forgotten (a forgotten head only
+    # costs a reconnecting stream one read).
+    MAX_HEADS = 200_000
+
     def __init__(self) -> None:
         self._subscriptions: defaultdict[str, set[Subscription]] = defaultdict(set)
+        self._heads: dict[str, int] = {}
+        # False while notices from other processes may be missed (their transport is down).
+        self.heads_trusted = True
+        # Called with what this process committed, for the other processes (hub.notices).
+        self.forward: Callable[[list[Envelope]], None] | None = None
 
     def subscribe(self, conversation_id: str) -> Subscription:
         subscription = Subscription(conversation_id)
@@ -126,12 +155,55 @@ class EventBus:
                 del self._subscriptions[subscription.conversation_id]
 
     def publish(self, envelopes: list[Envelope]) -> None:
+        """What this process committed: to its own streams, and on to the others."""
+        self.deliver(envelopes)
+        if self.forward is not None:
+            self.forward(envelopes)
+
+    def deliver(self, envelopes: list[Envelope]) -> None:
+        """Committed envelopes, to this process's streams only."""
         subscriptions = self._subscriptions
         for envelope in envelopes:
+            self.advance(envelope.conversation_id, envelope.seq)
             subscribers = subscriptions.get(envelope.conversation_id)
             if subscribers:
                 for subscription in subscribers:
                     subscription.push(envelope)
+
+    # -- heads ---------------------------------------------------------------------------
+
+    def advance(self, conversation_id: str, seq: int) -> None:
+        """The conversation's log has reached ``seq`` (committed here or elsewhere)."""
+        heads = self._heads
+        if seq > heads.get(conversation_id, 0):
+            if len(heads) >= self.MAX_HEADS and conversation_id not in heads:
+                for key in list(heads)[: self.MAX_HEADS // 2]:
+                    del heads[key]
+            heads[conversation_id] = seq
+
+    def seed(self, heads: dict[str, int]) -> None:
+        """Heads read from the database (at start, or after notices may have been missed)."""
+        for conversation_id, seq in heads.items():
+            self.advance(conversation_id, seq)
+
+    def forget_heads(self) -> None:
+        self._heads.clear()
+
+    def up_to_date(self, conversation_id: str, after: int) -> bool:
+        """True when nothing after ``after`` can be in the log: no need to read it."""
+        return self.heads_trusted and self._heads.get(conversation_id, -1) == after
+
+    def floor(self, conversation_id: str) -> int | None:
+        """The lowest mark among this process's streams of the conversation (None: none)."""
+        subscribers = self._subscriptions.get(conversation_id)
+        if not subscribers:
+            return None
+        return min(subscription.mark for subscription in subscribers)
+
+    # -- the streams -----------------------------------------------------------------------
+
+    def watched(self) -> list[str]:
+        return list(self._subscriptions)
 
     def watching(self, conversation_id: str) -> int:
         return len(self._subscriptions.get(conversation_id, ()))

@@ -36,7 +36,7 @@ import sqlalchemy as sa
 from sqlmodel import SQLModel
 
 from hub.actions import SDK_ACTIONS, Action
-from hub.clock import Clock
+from hub.clock import Clock, iso
 from hub.errors import NotFound
 from hub.eventbus import Envelope, EventBus
 from hub.models import OPEN_STATUSES, Conversation, table
@@ -50,7 +50,14 @@ CONVERSATIONS = table(Conversation)
 # The part of a conversation row a unit may read and change. The transcript and the
 # escalation data are written once and read by the snapshot, never on the write path.
 STATE_COLUMNS = tuple(c for c in CONVERSATIONS.columns if c.name not in {"transcript", "data"})
-_SELECT_STATE = sa.select(*STATE_COLUMNS)
+# Built once: the batch's conversations, locked on PostgreSQL (SQLite's BEGIN IMMEDIATE
+# already holds its one write lock).
+_SELECT_STATE = (
+    sa.select(*STATE_COLUMNS)
+    .where(CONVERSATIONS.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(CONVERSATIONS.c.id)
+)
+_SELECT_STATE_LOCKED = _SELECT_STATE.with_for_update()
 _COLUMN_NAMES = tuple(c.name for c in CONVERSATIONS.columns)
 
 
@@ -112,6 +119,7 @@ class _Batch:
         "inserts",
         "memo",
         "now",
+        "now_iso",
         "statements",
         "states",
     )
@@ -119,6 +127,7 @@ class _Batch:
     def __init__(self, conn: WriteConnection, now: datetime) -> None:
         self.conn = conn
         self.now = now
+        self.now_iso = iso(now)
         self.states: dict[str, ConversationState] = {}
         self.inserts: dict[str, list[dict[str, Any]]] = {}
         self.envelopes: list[Envelope] = []
@@ -232,7 +241,9 @@ class Scope:
                 },
             )
         )
-        self._envelopes.append(Envelope(conversation.id, seq, now, action, data_json))
+        self._envelopes.append(
+            Envelope(conversation.id, seq, self._batch.now_iso, action, data_json)
+        )
         return seq
 
     def emit_all(self, conversation: ConversationState, actions: Iterable[Action]) -> int:
@@ -294,10 +305,8 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
 
 
 async def _load_states(conn: WriteConnection, ids: list[str]) -> dict[str, ConversationState]:
-    query = _SELECT_STATE.where(CONVERSATIONS.c.id.in_(ids)).order_by(CONVERSATIONS.c.id)
-    if conn.dialect.name != "sqlite":
-        query = query.with_for_update()
-    result = await conn.execute(query)
+    query = _SELECT_STATE if conn.dialect.name == "sqlite" else _SELECT_STATE_LOCKED
+    result = await conn.execute(query, {"ids": ids})
     return {row.id: ConversationState(dict(row._mapping)) for row in result}
 
 
@@ -314,8 +323,11 @@ class Journal:
         self.bus = bus
         self.clock = clock
         self.max_batch = max_batch
+        self.linger_turns = 4
         self._queue: list[_Job[Any]] = []
         self._current: list[_Job[Any]] = []
+        # Open conversations as last written by this journal (see _states).
+        self._cache: dict[str, dict[str, Any]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -345,15 +357,23 @@ class Journal:
         A unit that writes through ``scope.conn`` itself (an atomic claim with RETURNING,
         say) must be ``isolated``: it runs in a savepoint, so if it raises after writing,
         its writes are undone while the rest of the batch commits."""
+        return await self.submit(work, conversations=conversations, isolated=isolated)
+
+    def submit(
+        self, work: Work[T], *, conversations: Iterable[str] = (), isolated: bool = False
+    ) -> asyncio.Future[T]:
+        """Queue ``work`` now (units run in the order they were submitted); the future
+        gives its result once its batch is committed. A caller that stops waiting does
+        not stop the work."""
         if self._closing:
             raise RuntimeError("the journal is stopping")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        # A caller that gave up (a dropped request) does not stop the work; its outcome
-        # is still retrieved here so an error is never reported as unhandled.
+        # The outcome is retrieved even if nobody waits, so an error is never reported
+        # as unhandled; settle() skips a future its caller cancelled.
         future.add_done_callback(_retrieve)
         self._queue.append(_Job(work, tuple(conversations), future, isolated))
         self._wake.set()
-        return await asyncio.shield(future)
+        return future
 
     async def _supervise(self) -> None:
         while True:
@@ -380,10 +400,23 @@ class Journal:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
+            await self._gather()
             jobs, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
             self._current = jobs
             await self._process(jobs)
             self._current = []
+
+    async def _gather(self) -> None:
+        """Group commit: before a batch is written, let the work already on its way (frames
+        read, requests parsed in this very moment) join it, for as long as it keeps coming
+        and the batch has room. Costs a lone unit one turn of the event loop."""
+        for _ in range(self.linger_turns):
+            queued = len(self._queue)
+            if queued >= self.max_batch:
+                return
+            await asyncio.sleep(0)
+            if len(self._queue) == queued:
+                return
 
     async def _process(self, jobs: list[_Job[Any]]) -> None:
         try:
@@ -424,13 +457,43 @@ class Journal:
             job.error = error
             job.settle()
 
+    async def _states(
+        self, conn: WriteConnection, jobs: list[_Job[Any]]
+    ) -> dict[str, ConversationState]:
+        """The batch's conversations: from the cache of open ones when this process is the
+        only writer since it last wrote (the writer can tell), else from the database."""
+        if not await self.writer.sole_writer(conn):
+            self._cache.clear()
+        ids = {cid for job in jobs for cid in job.conversations}
+        states = {}
+        missing = []
+        cache = self._cache
+        for cid in ids:
+            row = cache.get(cid)
+            if row is None:
+                missing.append(cid)
+            else:
+                states[cid] = ConversationState(dict(row))
+        if missing:
+            states.update(await _load_states(conn, sorted(missing)))
+        return states
+
+    def _remember(self, batch: _Batch) -> None:
+        """After a commit: the open conversations as written, for the next batches."""
+        if not self.writer.caches_states:
+            return
+        cache = self._cache
+        for cid, state in batch.states.items():
+            if state.is_open:
+                cache[cid] = state.row
+            else:
+                cache.pop(cid, None)
+
     async def _commit(self, jobs: list[_Job[Any]]) -> None:
         now = self.clock.now()
         async with self.writer.transaction() as conn:
             batch = _Batch(conn, now)
-            ids = sorted({cid for job in jobs for cid in job.conversations})
-            if ids:
-                batch.states = await _load_states(conn, ids)
+            batch.states = await self._states(conn, jobs)
             for job in jobs:
                 scope = Scope(batch, careful=False)
                 try:
@@ -460,9 +523,7 @@ class Journal:
         now = self.clock.now()
         async with self.writer.transaction() as conn:
             batch = _Batch(conn, now)
-            ids = sorted({cid for job in jobs for cid in job.conversations})
-            if ids:
-                batch.states = await _load_states(conn, ids)
+            batch.states = await self._states(conn, jobs)
             for job in jobs:
                 scope = Scope(batch, careful=True)
                 try:
@@ -508,6 +569,7 @@ class Journal:
             raise RuntimeError("a journal tap emitted an envelope")
 
     def _committed(self, batch: _Batch, units: int) -> None:
+        self._remember(batch)
         self.batches += 1
         self.units += units
         if batch.envelopes:
@@ -517,21 +579,6 @@ class Journal:
                 callback()
             except Exception:
                 log.exception("after-commit callback failed")
-
-
-_UPDATE_CACHE: dict[frozenset[str], sa.Update] = {}
-
-
-def _update_statement(columns: frozenset[str]) -> sa.Update:
-    statement = _UPDATE_CACHE.get(columns)
-    if statement is None:
-        statement = (
-            sa.update(CONVERSATIONS)
-            .where(CONVERSATIONS.c.id == sa.bindparam("b_id"))
-            .values({name: sa.bindparam("b_" + name) for name in sorted(columns)})
-        )
-        _UPDATE_CACHE[columns] = statement
-    return statement
 
 
 _TABLES = [t for t in SQLModel.metadata.sorted_tables if t.name != CONVERSATIONS.name]
@@ -547,7 +594,7 @@ async def _flush(
 ) -> None:
     """Write new and changed conversations, staged rows (parents first), then statements."""
     new = []
-    updates: dict[frozenset[str], list[dict[str, Any]]] = {}
+    updates: list[dict[str, Any]] = []
     for state in states:
         if state.new:
             new.append(state.row)
@@ -555,17 +602,17 @@ async def _flush(
         if not state.changed:
             continue
         state.set(updated_at=now)
-        columns = frozenset(state.changed)
-        params = {"b_" + name: state.row[name] for name in columns}
-        params["b_id"] = state.id
-        updates.setdefault(columns, []).append(params)
+        row = state.row
+        changed = {name: row[name] for name in state.changed}
+        changed["id"] = state.id
+        updates.append(changed)
     if new:
         await writer.insert(conn, CONVERSATIONS, new, now)
     for sorted_table in _TABLES:
         rows = inserts.get(sorted_table.name)
         if rows:
             await writer.insert(conn, sorted_table, rows, now)
-    for columns, params in updates.items():
-        await writer.execute_many(conn, _update_statement(columns), params)
+    if updates:
+        await writer.update(conn, CONVERSATIONS, "id", updates, now)
     for statement in statements:
         await conn.execute(statement)

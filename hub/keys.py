@@ -22,11 +22,13 @@ if TYPE_CHECKING:
     from hub.eventbus import EventBus
     from hub.journal import Journal
     from hub.lifecycle.sweeps import Lifecycle
+    from hub.notices import Notices
     from hub.outbox import Dispatcher
     from hub.plugins import ProviderHost
     from hub.routing import Router
     from hub.security.tokens import TokenSigner
     from hub.settings import Settings
+    from hub.streams import LogReader
     from hub.telemetry.metrics import HubMetrics
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
@@ -35,6 +37,8 @@ BACKGROUND: web.AppKey[bool] = web.AppKey("background", bool)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 DATABASE: web.AppKey[Database] = web.AppKey("database")
 BUS: web.AppKey[EventBus] = web.AppKey("bus")
+LOG_READER: web.AppKey[LogReader] = web.AppKey("log_reader")
+NOTICES: web.AppKey[Notices] = web.AppKey("notices")
 JOURNAL: web.AppKey[Journal] = web.AppKey("journal")
 DISPATCHER: web.AppKey[Dispatcher] = web.AppKey("dispatcher")
 PROVIDERS: web.AppKey[ProviderHost] = web.AppKey("providers")

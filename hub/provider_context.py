@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable
 from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -73,23 +75,28 @@ class HubProviderContext(ProviderContext):
         if instance is not None:
             instance.report(ok, detail)
 
-    async def _run(self, unit: Any, conversation_id: str, **arguments: Any) -> Any:
+    def _submit(self, unit: Any, conversation_id: str, **arguments: Any) -> asyncio.Future[Any]:
+        """The report goes into the journal now; the future says when it is stored."""
         work: Any = partial(
             unit, instance=self.instance, conversation_id=conversation_id, **arguments
         )
-        return await self._journal.run(work, conversations=(conversation_id,))
+        return self._journal.submit(work, conversations=(conversation_id,))
 
-    async def agent_joined(
+    def agent_joined(
         self, conversation_id: str, agent: Agent, *, event_id: str | None = None
-    ) -> None:
-        await self._run(agent_side.agent_joined, conversation_id, agent=agent, event_id=event_id)
+    ) -> Awaitable[None]:
+        return self._submit(
+            agent_side.agent_joined, conversation_id, agent=agent, event_id=event_id
+        )
 
-    async def agent_left(
+    def agent_left(
         self, conversation_id: str, *, reason: str | None = None, event_id: str | None = None
-    ) -> None:
-        await self._run(agent_side.agent_left, conversation_id, reason=reason, event_id=event_id)
+    ) -> Awaitable[None]:
+        return self._submit(
+            agent_side.agent_left, conversation_id, reason=reason, event_id=event_id
+        )
 
-    async def agent_message(
+    def agent_message(
         self,
         conversation_id: str,
         html: str,
@@ -98,48 +105,70 @@ class HubProviderContext(ProviderContext):
         event_id: str | None = None,
         media_id: str | None = None,
         record_if_ended: bool = False,
-    ) -> str:
-        media = None
+    ) -> Awaitable[str]:
         if media_id is not None:
-            async with self.app[keys.DATABASE].read() as conn:
-                stored = await get_media(media_id, conn=conn)
-            if stored is None or stored.conversation_id != conversation_id:
-                raise UnknownConversation(f"media {media_id!r} is not of {conversation_id!r}")
-            media = media_info(stored)
-        return await self._run(  # type: ignore[no-any-return]
+            return self._agent_message_with_media(
+                conversation_id, html, agent, event_id, media_id, record_if_ended
+            )
+        return self._submit(
             agent_side.agent_message,
             conversation_id,
             html=clean_html(html),
             agent=agent,
             event_id=event_id,
-            media=media,
+            media=None,
             record_if_ended=record_if_ended,
         )
 
-    async def agent_typing(
+    async def _agent_message_with_media(
+        self,
+        conversation_id: str,
+        html: str,
+        agent: Agent | None,
+        event_id: str | None,
+        media_id: str,
+        record_if_ended: bool,
+    ) -> str:
+        async with self.app[keys.DATABASE].read() as conn:
+            stored = await get_media(media_id, conn=conn)
+        if stored is None or stored.conversation_id != conversation_id:
+            raise UnknownConversation(f"media {media_id!r} is not of {conversation_id!r}")
+        return await self._submit(  # type: ignore[no-any-return]
+            agent_side.agent_message,
+            conversation_id,
+            html=clean_html(html),
+            agent=agent,
+            event_id=event_id,
+            media=media_info(stored),
+            record_if_ended=record_if_ended,
+        )
+
+    def agent_typing(
         self, conversation_id: str, typing: bool, *, agent: Agent | None = None
-    ) -> None:
+    ) -> Awaitable[None]:
         ttl = timedelta(seconds=self.app[keys.SETTINGS].lifecycle.agent_typing_seconds)
-        await self._run(
+        return self._submit(
             agent_side.agent_typing, conversation_id, typing=typing, agent=agent, ttl=ttl
         )
 
-    async def agent_profile(
+    def agent_profile(
         self, conversation_id: str, agent: Agent, *, event_id: str | None = None
-    ) -> None:
-        await self._run(agent_side.agent_profile, conversation_id, agent=agent, event_id=event_id)
+    ) -> Awaitable[None]:
+        return self._submit(
+            agent_side.agent_profile, conversation_id, agent=agent, event_id=event_id
+        )
 
-    async def message_status(
+    def message_status(
         self,
         conversation_id: str,
         message_id: str,
         status: MessageStatus,
         *,
         event_id: str | None = None,
-    ) -> None:
+    ) -> Awaitable[None]:
         if status not in ("delivered", "read", "failed"):
             raise ValueError(f"unknown message status {status!r}")
-        await self._run(
+        return self._submit(
             agent_side.message_status,
             conversation_id,
             message_id=message_id,
@@ -147,31 +176,31 @@ class HubProviderContext(ProviderContext):
             event_id=event_id,
         )
 
-    async def queue_update(
+    def queue_update(
         self, conversation_id: str, position: int | None, estimated_wait: float | None
-    ) -> None:
-        await self._run(
+    ) -> Awaitable[None]:
+        return self._submit(
             agent_side.queue_update,
             conversation_id,
             position=position,
             estimated_wait=estimated_wait,
         )
 
-    async def conversation_closed(
+    def conversation_closed(
         self,
         conversation_id: str,
         reason: str = "closed-by-agent",
         *,
         event_id: str | None = None,
-    ) -> None:
-        await self._run(
+    ) -> Awaitable[None]:
+        return self._submit(
             agent_side.conversation_closed, conversation_id, reason=reason, event_id=event_id
         )
 
-    async def ticket_created(
+    def ticket_created(
         self, conversation_id: str, ticket_id: str, *, event_id: str | None = None
-    ) -> None:
-        await self._run(
+    ) -> Awaitable[None]:
+        return self._submit(
             agent_side.ticket_created, conversation_id, ticket_id=ticket_id, event_id=event_id
         )
 

@@ -195,6 +195,10 @@ class Settings(BaseSettings):
     public_url: str | None = None
     secret_key: SecretStr | None = None
     redis_url: str | None = None
+    # Names the Redis channels (prefix:events, prefix:live) or PostgreSQL notification
+    # channels (prefix_events, prefix_live) that carry notices between processes; hubs
+    # sharing a Redis for different databases need different prefixes.
+    notice_prefix: str = Field("offload_hub", pattern=r"^[a-z][a-z0-9_]{0,39}$")
     token_ttl_seconds: int = Field(24 * 3600, ge=60)
     provider_timeout_seconds: float = Field(10.0, gt=0)
     # Deliveries to providers: attempts before a message shows ERROR_TICK, and the first
@@ -213,6 +217,8 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     # When set, /metrics answers only "Authorization: Bearer <metrics_token>".
     metrics_token: SecretStr | None = None
+    # The event loop of `offload-hub serve`: uvloop when installed ("auto"), or "asyncio".
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
     limits: Limits = Field(default_factory=Limits)
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
     bots: dict[str, BotSettings] = Field(default_factory=dict)

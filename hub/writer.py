@@ -38,21 +38,32 @@ Processor = Callable[[Any], Any] | None
 
 
 class _RowShape:
-    """How rows with one set of columns go into one table: the SQL and the processors."""
+    """How rows with one set of columns go into one table (an INSERT, or with ``key`` an
+    UPDATE of the row with that key): the SQL and each column's bind processor (the one
+    SQLAlchemy itself would apply: ``_cached_bind_processor`` is how its compiled
+    statements get it, per dialect)."""
 
     __slots__ = ("columns", "processors", "sql")
 
-    def __init__(self, table: sa.Table, columns: Sequence[str], dialect: Dialect) -> None:
-        self.columns = tuple(columns)
+    def __init__(
+        self, table: sa.Table, columns: Sequence[str], dialect: Dialect, key: str | None = None
+    ) -> None:
+        self.columns = (*columns, key) if key is not None else tuple(columns)
         self.processors: tuple[Processor, ...] = tuple(
-            table.c[name].type.bind_processor(dialect) for name in columns
+            table.c[name].type._cached_bind_processor(dialect) for name in self.columns
         )
-        names = ", ".join(f'"{name}"' for name in columns)
         if dialect.paramstyle == "qmark":
-            marks = ", ".join("?" for _ in columns)
+            marks = ["?" for _ in self.columns]
         else:
-            marks = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-        self.sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'
+            marks = [f"${i}" for i in range(1, len(self.columns) + 1)]
+        if key is None:
+            names = ", ".join(f'"{name}"' for name in columns)
+            self.sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join(marks)})'
+        else:
+            sets = ", ".join(
+                f'"{name}" = {mark}' for name, mark in zip(columns, marks, strict=False)
+            )
+            self.sql = f'UPDATE "{table.name}" SET {sets} WHERE "{key}" = {marks[-1]}'
 
     def parameters(
         self, rows: Iterable[Mapping[str, Any]], now: datetime, now_bound: dict[int, Any]
@@ -93,7 +104,7 @@ class Shapes:
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
-        self._shapes: dict[tuple[str, frozenset[str]], _RowShape] = {}
+        self._shapes: dict[tuple[str, frozenset[str], str | None], _RowShape] = {}
         self._defaults: dict[str, dict[str, Any]] = {}
 
     def complete(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
@@ -109,18 +120,21 @@ class Shapes:
                     row[name] = default.arg({}) if callable(default.arg) else default.arg
 
     def group(
-        self, table: sa.Table, rows: list[dict[str, Any]]
+        self, table: sa.Table, rows: list[dict[str, Any]], key: str | None = None
     ) -> list[tuple[_RowShape, list[dict[str, Any]]]]:
-        self.complete(table, rows)
+        """Rows by shape: INSERTs, or UPDATEs by ``key`` of the other columns given."""
+        if key is None:
+            self.complete(table, rows)
         groups: dict[frozenset[str], list[dict[str, Any]]] = {}
         for row in rows:
             groups.setdefault(frozenset(row), []).append(row)
         out = []
-        for keys, members in groups.items():
-            shape = self._shapes.get((table.name, keys))
+        for names, members in groups.items():
+            shape = self._shapes.get((table.name, names, key))
             if shape is None:
-                ordered = [c.name for c in table.columns if c.name in keys]
-                shape = self._shapes[(table.name, keys)] = _RowShape(table, ordered, self.dialect)
+                ordered = [c.name for c in table.columns if c.name in names and c.name != key]
+                shape = _RowShape(table, ordered, self.dialect, key)
+                self._shapes[(table.name, names, key)] = shape
             out.append((shape, members))
         return out
 
@@ -143,6 +157,13 @@ class Writer(Protocol):
     """A batch's transaction, from the journal's side."""
 
     dialect: Dialect
+    # Whether the journal may keep the open conversations' rows between batches.
+    caches_states: bool
+
+    async def sole_writer(self, conn: WriteConnection) -> bool:
+        """Inside a batch's transaction: True when nobody else has written the database
+        since this writer's previous transaction (what the journal cached still holds)."""
+        ...
 
     def transaction(self) -> contextlib.AbstractAsyncContextManager[WriteConnection]: ...
 
@@ -150,9 +171,16 @@ class Writer(Protocol):
         self, conn: WriteConnection, table: sa.Table, rows: list[dict[str, Any]], now: datetime
     ) -> None: ...
 
-    async def execute_many(
-        self, conn: WriteConnection, statement: sa.Executable, parameters: list[dict[str, Any]]
-    ) -> None: ...
+    async def update(
+        self,
+        conn: WriteConnection,
+        table: sa.Table,
+        key: str,
+        rows: list[dict[str, Any]],
+        now: datetime,
+    ) -> None:
+        """Each row (its ``key`` column and the columns to set) updates its row."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -218,6 +246,17 @@ class SqliteWriter:
         self.shapes = Shapes(self.dialect)
         self.lock_timeout = lock_timeout
         self._connection: Connection | None = None
+        self._data_version: int | None = None
+
+    # SQLite tells a connection whether any other connection committed since it last
+    # looked: PRAGMA data_version changes only then.
+    caches_states = True
+
+    async def sole_writer(self, conn: WriteConnection) -> bool:
+        version = self._raw.execute("PRAGMA data_version").fetchone()[0]
+        unchanged = version == self._data_version
+        self._data_version = version
+        return unchanged
 
     def _open(self) -> Connection:
         if self._connection is None:
@@ -274,10 +313,18 @@ class SqliteWriter:
         for shape, members in self.shapes.group(table, rows):
             raw.executemany(shape.sql, shape.parameters(members, now, now_bound))
 
-    async def execute_many(
-        self, conn: WriteConnection, statement: sa.Executable, parameters: list[dict[str, Any]]
+    async def update(
+        self,
+        conn: WriteConnection,
+        table: sa.Table,
+        key: str,
+        rows: list[dict[str, Any]],
+        now: datetime,
     ) -> None:
-        self._open().execute(statement, parameters)
+        raw = self._raw
+        now_bound: dict[int, Any] = {}
+        for shape, members in self.shapes.group(table, rows, key):
+            raw.executemany(shape.sql, shape.parameters(members, now, now_bound))
 
     async def close(self) -> None:
         if self._connection is not None:
@@ -318,6 +365,12 @@ class PostgresWriter:
         self.shapes = Shapes(self.dialect)
         self._connection: AsyncConnection | None = None
 
+    # Other hub processes write the same rows: every batch reads its conversations.
+    caches_states = False
+
+    async def sole_writer(self, conn: WriteConnection) -> bool:
+        return False
+
     async def _open(self) -> AsyncConnection:
         if self._connection is None or self._connection.closed:
             self._connection = await self._engine.connect()
@@ -354,10 +407,18 @@ class PostgresWriter:
         for shape, members in self.shapes.group(table, rows):
             await driver.executemany(shape.sql, shape.parameters(members, now, now_bound))
 
-    async def execute_many(
-        self, conn: WriteConnection, statement: sa.Executable, parameters: list[dict[str, Any]]
+    async def update(
+        self,
+        conn: WriteConnection,
+        table: sa.Table,
+        key: str,
+        rows: list[dict[str, Any]],
+        now: datetime,
     ) -> None:
-        await conn.execute(statement, parameters)
+        driver = await self._driver()
+        now_bound: dict[int, Any] = {}
+        for shape, members in self.shapes.group(table, rows, key):
+            await driver.executemany(shape.sql, shape.parameters(members, now, now_bound))
 
     async def close(self) -> None:
         if self._connection is not None:

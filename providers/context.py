@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
@@ -71,6 +72,13 @@ class AdapterStore(ABC):
 
 
 class ProviderContext(ABC):
+    """The adapter's door into the hub (one per instance).
+
+    The agent-side reports (``agent_joined`` through ``ticket_created``) are taken when they
+    are called, in the order of the calls, and the awaitable they return says when the hub
+    has stored them (or raises why not). An adapter normally awaits each one; one that
+    receives events in bulk may call several, then await them together."""
+
     instance: str
     logger: logging.Logger
 
@@ -94,19 +102,19 @@ class ProviderContext(ABC):
         """Tell the hub whether this instance works; an unhealthy one is skipped by routing."""
 
     @abstractmethod
-    async def agent_joined(
+    def agent_joined(
         self, conversation_id: str, agent: Agent, *, event_id: str | None = None
-    ) -> None:
+    ) -> Awaitable[None]:
         """An agent took the conversation (a different agent than before: a transfer)."""
 
     @abstractmethod
-    async def agent_left(
+    def agent_left(
         self, conversation_id: str, *, reason: str | None = None, event_id: str | None = None
-    ) -> None:
+    ) -> Awaitable[None]:
         """The agent left; the conversation waits in the queue again."""
 
     @abstractmethod
-    async def agent_message(
+    def agent_message(
         self,
         conversation_id: str,
         html: str,
@@ -115,7 +123,7 @@ class ProviderContext(ABC):
         event_id: str | None = None,
         media_id: str | None = None,
         record_if_ended: bool = False,
-    ) -> str:
+    ) -> Awaitable[str]:
         """The agent wrote; ``html`` is sanitised by the hub. Returns the message's externalId.
 
         On a conversation that became a ticket the message is recorded on it (agents see
@@ -124,51 +132,51 @@ class ProviderContext(ABC):
         then it is recorded the same way (a late email reply, say)."""
 
     @abstractmethod
-    async def agent_typing(
+    def agent_typing(
         self, conversation_id: str, typing: bool, *, agent: Agent | None = None
-    ) -> None:
+    ) -> Awaitable[None]:
         """The agent started or stopped typing (typing also stops by itself after a while)."""
 
     @abstractmethod
-    async def agent_profile(
+    def agent_profile(
         self, conversation_id: str, agent: Agent, *, event_id: str | None = None
-    ) -> None:
+    ) -> Awaitable[None]:
         """The agent's name or icon changed."""
 
     @abstractmethod
-    async def message_status(
+    def message_status(
         self,
         conversation_id: str,
         message_id: str,
         status: MessageStatus,
         *,
         event_id: str | None = None,
-    ) -> None:
+    ) -> Awaitable[None]:
         """A user message (by its externalId) was delivered, read, or lost on the agent side."""
 
     @abstractmethod
-    async def queue_update(
+    def queue_update(
         self,
         conversation_id: str,
         position: int | None,
         estimated_wait: float | None,
-    ) -> None:
+    ) -> Awaitable[None]:
         """The conversation's place in the provider's queue changed."""
 
     @abstractmethod
-    async def conversation_closed(
+    def conversation_closed(
         self,
         conversation_id: str,
         reason: str = "closed-by-agent",
         *,
         event_id: str | None = None,
-    ) -> None:
+    ) -> Awaitable[None]:
         """The agent side ended the conversation; the chat goes back to the bot."""
 
     @abstractmethod
-    async def ticket_created(
+    def ticket_created(
         self, conversation_id: str, ticket_id: str, *, event_id: str | None = None
-    ) -> None:
+    ) -> Awaitable[None]:
         """The conversation became an offline ticket; the chat goes back to the bot."""
 
     @abstractmethod

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from hub.eventbus import Mailbox
@@ -20,8 +20,13 @@ class Listener(Mailbox[LiveEvent]):
 
 
 class LiveChannel:
+    """Audiences (an agent's id, ``desk:<instance>``) and who listens to each. What this
+    process publishes also goes to the other processes (``forward``, set by
+    :mod:`hub.notices`); what they publish arrives through :meth:`deliver`."""
+
     def __init__(self) -> None:
         self._listeners: defaultdict[str, set[Listener]] = defaultdict(set)
+        self.forward: Callable[[str, LiveEvent], None] | None = None
 
     def listen(self, audiences: Iterable[str]) -> Listener:
         listener = Listener(frozenset(audiences))
@@ -38,6 +43,12 @@ class LiveChannel:
                     del self._listeners[audience]
 
     def publish(self, audience: str, event: LiveEvent) -> None:
+        self.deliver(audience, event)
+        if self.forward is not None:
+            self.forward(audience, event)
+
+    def deliver(self, audience: str, event: LiveEvent) -> None:
+        """To this process's listeners only."""
         for listener in self._listeners.get(audience, ()):
             listener.push(event)
 

@@ -103,7 +103,7 @@ async def _websocket(request: web.Request, conversation_id: str, after: int) -> 
 
         reader = asyncio.create_task(read())
         try:
-            async for envelopes in follow(app[keys.DATABASE], subscription, after):
+            async for envelopes in follow(app[keys.LOG_READER], app[keys.BUS], subscription, after):
                 for envelope in envelopes:
                     await ws.send_str(envelope.wire)
         except ConnectionResetError:
@@ -128,7 +128,7 @@ async def _sse(request: web.Request, conversation_id: str, after: int) -> web.St
         watcher = asyncio.create_task(response.wait())
         watcher.add_done_callback(lambda _: subscription.close(1000))
         try:
-            async for envelopes in follow(app[keys.DATABASE], subscription, after):
+            async for envelopes in follow(app[keys.LOG_READER], app[keys.BUS], subscription, after):
                 for envelope in envelopes:
                     await response.send(envelope.wire, id=str(envelope.seq))
         except (ConnectionResetError, RuntimeError):
@@ -146,8 +146,13 @@ async def _long_poll(request: web.Request, conversation_id: str, after: int) -> 
     limit = _int_param(request, "limit", 500, 1, MAX_PAGE)
     app = request.app
     database = app[keys.DATABASE]
-    async with Following(app[keys.BUS], conversation_id) as subscription:
-        events = await _page(database, conversation_id, after, limit)
+    bus = app[keys.BUS]
+    async with Following(bus, conversation_id) as subscription:
+        events = (
+            []
+            if bus.up_to_date(conversation_id, after)
+            else (await _page(database, conversation_id, after, limit))
+        )
         if not events and wait > 0:
             loop = asyncio.get_running_loop()
             deadline = loop.time() + wait

@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.models import Conversation, Media, Message, table
+from hub.models import OPEN_STATUSES, Conversation, Media, Message, table
 
 CONVERSATIONS = table(Conversation)
 MESSAGES = table(Message)
@@ -34,3 +34,11 @@ async def live_messages(conversation_id: str, *, conn: AsyncConnection) -> list[
         .order_by(MESSAGES.c.seq, MESSAGES.c.created_at)
     )
     return [dict(row._mapping) for row in await conn.execute(query)]
+
+
+async def open_heads(*, conn: AsyncConnection) -> dict[str, int]:
+    """The last seq of every open conversation (what streams resuming after a restart ask)."""
+    query = sa.select(CONVERSATIONS.c.id, CONVERSATIONS.c.last_seq).where(
+        CONVERSATIONS.c.status.in_(OPEN_STATUSES)
+    )
+    return dict((await conn.execute(query)).tuples().all())

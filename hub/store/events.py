@@ -31,3 +31,42 @@ async def events_after(
         query = query.where(EVENTS.c.seq <= until)
     rows = await conn.execute(query)
     return [Envelope(conversation_id, row.seq, row.at, row.action, row.data) for row in rows]
+
+
+async def events_after_many(
+    requests: dict[str, int], *, conn: AsyncConnection, limit: int = 1000
+) -> dict[str, list[Envelope]]:
+    """For many conversations at once: envelopes after each one's seq, in order, at most
+    ``limit`` per conversation (one query, for streams that resume together)."""
+    wanted = (
+        sa.values(sa.column("cid", sa.String), sa.column("after", sa.Integer), name="wanted")
+        .data(list(requests.items()))
+        .cte("wanted")
+    )
+    ranked = (
+        sa.select(
+            EVENTS.c.conversation_id,
+            *_COLUMNS,
+            sa.func.row_number()
+            .over(partition_by=EVENTS.c.conversation_id, order_by=EVENTS.c.seq)
+            .label("rank"),
+        )
+        .join(
+            wanted,
+            sa.and_(EVENTS.c.conversation_id == wanted.c.cid, EVENTS.c.seq > wanted.c.after),
+        )
+        .subquery()
+    )
+    query = (
+        sa.select(
+            ranked.c.conversation_id, ranked.c.seq, ranked.c.at, ranked.c.action, ranked.c.data
+        )
+        .where(ranked.c.rank <= limit)
+        .order_by(ranked.c.conversation_id, ranked.c.seq)
+    )
+    found: dict[str, list[Envelope]] = {cid: [] for cid in requests}
+    for row in await conn.execute(query):
+        found[row.conversation_id].append(
+            Envelope(row.conversation_id, row.seq, row.at, row.action, row.data)
+        )
+    return found

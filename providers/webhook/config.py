@@ -26,8 +26,10 @@ class WebhookConfig(ProviderConfig):
     timeout_seconds: float = Field(8.0, gt=0, le=120)
     # Seconds between health probes while the hub runs; 0 probes only at start.
     health_check_seconds: float = Field(30.0, ge=0)
-    # Largest event body the platform may post to the hub.
+    # Largest event body (or batch, or stream frame) the platform may send the hub.
     max_event_bytes: int = Field(256 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # Most events in one batch POST or one stream frame.
+    max_batch_events: int = Field(500, ge=1, le=10_000)
     # How long the download links of the user's files (sent with messages) stay valid.
     media_link_seconds: int = Field(7 * 24 * 3600, ge=60)
 

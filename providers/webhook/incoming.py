@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import html
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -37,13 +38,17 @@ class Model(BaseModel):
 
 
 class Data(Model):
-    """The ``data`` of one event type; ``apply`` tells the hub through the context and
-    returns what the answer adds to ``{"ok": true, "id": ...}``."""
+    """The ``data`` of one event type. ``start`` tells the hub through the context (the
+    report is taken when it is called; the awaitable says when it is stored), ``answer``
+    turns its result into what the answer adds to ``{"ok": true, "id": ...}``."""
 
-    async def apply(
+    def start(
         self, context: ProviderContext, conversation_id: str, event_id: str
-    ) -> dict[str, Any]:
+    ) -> Awaitable[Any]:
         raise NotImplementedError
+
+    def answer(self, result: Any) -> dict[str, Any]:
+        return {}
 
 
 def _agent(agent: AgentIn | None) -> Agent | None:
@@ -73,21 +78,19 @@ class Envelope(Model):
 class AgentJoined(Data):
     agent: AgentIn
 
-    async def apply(
+    def start(
         self, context: ProviderContext, conversation_id: str, event_id: str
-    ) -> dict[str, Any]:
-        await context.agent_joined(conversation_id, self.agent.agent(), event_id=event_id)
-        return {}
+    ) -> Awaitable[Any]:
+        return context.agent_joined(conversation_id, self.agent.agent(), event_id=event_id)
 
 
 class AgentLeft(Data):
     reason: Label | None = None
 
-    async def apply(
+    def start(
         self, context: ProviderContext, conversation_id: str, event_id: str
-    ) -> dict[str, Any]:
-        await context.agent_left(conversation_id, reason=self.reason, event_id=event_id)
-        return {}
+    ) -> Awaitable[Any]:
+        return context.agent_left(conversation_id, reason=self.reason, event_id=event_id)
 
 
 class MediaIn(Model):
@@ -129,95 +132,100 @@ class AgentMessage(Data):
             return self.html
         return html.escape(self.text or "").replace("\n", "<br>")
 
-    async def apply(
+    def start(
         self, context: ProviderContext, conversation_id: str, event_id: str
-    ) -> dict[str, Any]:
-        media_id = None
+    ) -> Awaitable[Any]:
         if self.media is not None:
-            stored = await context.store_media(
-                conversation_id,
-                self.media.name,
-                self.media.content_type,
-                self.media.decoded(),
-                event_id=event_id,
-            )
-            media_id = stored.id
+            return self._with_media(context, conversation_id, event_id)
+        return context.agent_message(
+            conversation_id, self.markup, agent=_agent(self.agent), event_id=event_id
+        )
+
+    async def _with_media(
+        self, context: ProviderContext, conversation_id: str, event_id: str
+    ) -> tuple[str, str]:
+        """Two steps: the file is stored first, then the message that carries it."""
+        assert self.media is not None
+        stored = await context.store_media(
+            conversation_id,
+            self.media.name,
+            self.media.content_type,
+            self.media.decoded(),
+            event_id=event_id,
+        )
         message_id = await context.agent_message(
             conversation_id,
             self.markup,
             agent=_agent(self.agent),
             event_id=event_id,
-            media_id=media_id,
+            media_id=stored.id,
         )
-        answer: dict[str, Any] = {"messageId": message_id}
-        if media_id is not None:
-            answer["mediaId"] = media_id
-        return answer
+        return message_id, stored.id
+
+    def answer(self, result: Any) -> dict[str, Any]:
+        if isinstance(result, tuple):
+            message_id, media_id = result
+            return {"messageId": message_id, "mediaId": media_id}
+        return {"messageId": result}
 
 
 class AgentTyping(Data):
     typing: bool
     agent: AgentIn | None = None
 
-    async def apply(
+    def start(
         self, context: ProviderContext, conversation_id: str, event_id: str
-    ) -> dict[str, Any]:
-        await context.agent_typing(conversation_id, self.typing, agent=_agent(self.agent))
-        return {}
+    ) -> Awaitable[Any]:
+        return context.agent_typing(conversation_id, self.typing, agent=_agent(self.agent))
 
 
 class AgentProfile(Data):
     agent: AgentIn
 
-    async def apply(
+    def start(
         self, context: ProviderContext, conversation_id: str, event_id: str
-    ) -> dict[str, Any]:
-        await context.agent_profile(conversation_id, self.agent.agent(), event_id=event_id)
-        return {}
+    ) -> Awaitable[Any]:
+        return context.agent_profile(conversation_id, self.agent.agent(), event_id=event_id)
 
 
 class MessageStatus(Data):
     message_id: Id = Field(alias="messageId")
     status: Literal["delivered", "read", "failed"]
 
-    async def apply(
+    def start(
         self, context: ProviderContext, conversation_id: str, event_id: str
-    ) -> dict[str, Any]:
-        await context.message_status(
+    ) -> Awaitable[Any]:
+        return context.message_status(
             conversation_id, self.message_id, self.status, event_id=event_id
         )
-        return {}
 
 
 class QueuePosition(Data):
     position: Annotated[int, Field(ge=0)] | None = None
     estimated_wait: Annotated[float, Field(ge=0)] | None = Field(None, alias="estimatedWaitSeconds")
 
-    async def apply(
+    def start(
         self, context: ProviderContext, conversation_id: str, event_id: str
-    ) -> dict[str, Any]:
-        await context.queue_update(conversation_id, self.position, self.estimated_wait)
-        return {}
+    ) -> Awaitable[Any]:
+        return context.queue_update(conversation_id, self.position, self.estimated_wait)
 
 
 class TicketCreated(Data):
     ticket_id: Id = Field(alias="ticketId")
 
-    async def apply(
+    def start(
         self, context: ProviderContext, conversation_id: str, event_id: str
-    ) -> dict[str, Any]:
-        await context.ticket_created(conversation_id, self.ticket_id, event_id=event_id)
-        return {}
+    ) -> Awaitable[Any]:
+        return context.ticket_created(conversation_id, self.ticket_id, event_id=event_id)
 
 
 class ConversationClosed(Data):
     reason: Label = "closed-by-agent"
 
-    async def apply(
+    def start(
         self, context: ProviderContext, conversation_id: str, event_id: str
-    ) -> dict[str, Any]:
-        await context.conversation_closed(conversation_id, self.reason, event_id=event_id)
-        return {}
+    ) -> Awaitable[Any]:
+        return context.conversation_closed(conversation_id, self.reason, event_id=event_id)
 
 
 class TransferRequest(Data):
@@ -233,17 +241,16 @@ class TransferRequest(Data):
             raise ValueError("give exactly one of queue, agentId and nextStep: true")
         return self
 
-    async def apply(
+    def start(
         self, context: ProviderContext, conversation_id: str, event_id: str
-    ) -> dict[str, Any]:
-        await context.request_transfer(
+    ) -> Awaitable[Any]:
+        return context.request_transfer(
             conversation_id,
             queue=self.queue,
             agent_id=self.agent_id,
             next_step=self.next_step,
             event_id=event_id,
         )
-        return {}
 
 
 DATA_MODELS: dict[str, type[Data]] = {
@@ -276,12 +283,26 @@ class Incoming:
     conversation_id: str
     data: Data
 
+    @property
+    def steps(self) -> int:
+        """How many calls to the hub applying it takes (an agent file is stored first):
+        an event of more than one step is applied alone, so order holds."""
+        return 2 if getattr(self.data, "media", None) is not None else 1
+
+    def start(self, context: ProviderContext) -> Awaitable[Any]:
+        """Tell the hub now; the awaitable gives the context's result once it is stored.
+        Events started one after the other are applied in that order."""
+        return self.data.start(context, self.conversation_id, self.id)
+
+    def answer(self, result: Any) -> dict[str, Any]:
+        return self.data.answer(result)
+
     async def apply(self, context: ProviderContext) -> dict[str, Any]:
         """Tell the hub; raises what the context raises (``UnknownConversation``,
         ``ConversationEnded``), and ``Invalid`` for what the hub refuses as wrong (a
         transfer to a queue that does not exist, say): answer it as 422."""
         try:
-            return await self.data.apply(context, self.conversation_id, self.id)
+            return self.answer(await self.start(context))
         except Invalid:
             raise
         except ValueError as exc:

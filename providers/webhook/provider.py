@@ -73,7 +73,7 @@ class WebhookProvider(Provider):
         super().__init__(instance, config, context)
         self.config: WebhookConfig = config
         self.client = PlatformClient(config, lambda: context.http, context.logger)
-        self.endpoint = Endpoint(config, context)
+        self.endpoint = Endpoint(instance, config, context)
         self._prober: asyncio.Task[None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------

@@ -215,6 +215,7 @@ async def test_an_idle_chat_is_warned_then_closed(hub_factory, clock):
         {"message": "idle-warning", "translate": True, "replacements": {"minutes": 2}},
     )
     await chatbot.send(cid, "c1", "still here!")  # the clock starts again
+    await hub.settled()  # delivered (and ticked) before the clock moves on
     clock.advance(299)
     assert (await tick(hub))["idle"] == 0
     clock.advance(1)
