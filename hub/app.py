@@ -176,7 +176,7 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     database = app[keys.DATABASE]
     writer = journal_writer(database.url, database.writer)
-    journal = Journal(writer, app[keys.BUS], app[keys.CLOCK])
+    journal = Journal(writer, app[keys.BUS], app[keys.CLOCK], metrics=app[keys.METRICS])
     dispatcher = Dispatcher(
         journal,
         app[keys.CLOCK],

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
@@ -29,7 +30,7 @@ T = TypeVar("T")
 class Envelope:
     """One committed event, with its wire form built once for every transport."""
 
-    __slots__ = ("_wire", "action", "at", "conversation_id", "data_json", "seq")
+    __slots__ = ("_wire", "action", "at", "committed_at", "conversation_id", "data_json", "seq")
 
     @classmethod
     def from_wire(cls, conversation_id: str, seq: int, wire: str) -> Envelope:
@@ -39,6 +40,7 @@ class Envelope:
         envelope.seq = seq
         envelope._wire = wire
         envelope.at = envelope.action = envelope.data_json = None  # type: ignore[assignment]
+        envelope.committed_at = time.monotonic()  # heard of now
         return envelope
 
     def __init__(
@@ -50,6 +52,9 @@ class Envelope:
         self.action = action
         self.data_json = data_json
         self._wire: str | None = None
+        # When this process committed it (time.monotonic()); None when read back from the
+        # database (a backlog), which the relay latency does not count.
+        self.committed_at: float | None = None
 
     @property
     def wire(self) -> str:

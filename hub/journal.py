@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -40,6 +41,7 @@ from hub.clock import Clock, iso
 from hub.errors import NotFound
 from hub.eventbus import Envelope, EventBus
 from hub.models import OPEN_STATUSES, Conversation, table
+from hub.telemetry.metrics import HubMetrics
 from hub.writer import Unavailable, WriteConnection, Writer
 
 log = logging.getLogger(__name__)
@@ -317,9 +319,16 @@ class Journal:
     """Runs units of work in grouped transactions and publishes what they emitted."""
 
     def __init__(
-        self, writer: Writer, bus: EventBus, clock: Clock, *, max_batch: int = 500
+        self,
+        writer: Writer,
+        bus: EventBus,
+        clock: Clock,
+        *,
+        metrics: HubMetrics | None = None,
+        max_batch: int = 500,
     ) -> None:
         self.writer = writer
+        self.metrics = metrics
         self.bus = bus
         self.clock = clock
         self.max_batch = max_batch
@@ -572,8 +581,14 @@ class Journal:
         self._remember(batch)
         self.batches += 1
         self.units += units
-        if batch.envelopes:
-            self.bus.publish(batch.envelopes)
+        envelopes = batch.envelopes
+        if self.metrics is not None:
+            self.metrics.journal_batch(units=units, envelopes=len(envelopes))
+        if envelopes:
+            committed = time.monotonic()
+            for envelope in envelopes:
+                envelope.committed_at = committed
+            self.bus.publish(envelopes)
         for callback in batch.callbacks:
             try:
                 callback()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -24,14 +25,25 @@ from hub.api.registry import api, json_response
 from hub.api.schemas import EventsPageOut
 from hub.db import Database
 from hub.errors import Invalid
+from hub.eventbus import Envelope
 from hub.store.events import events_after
 from hub.streams import Following, follow
+from hub.telemetry.metrics import HubMetrics
 
 log = logging.getLogger(__name__)
 
 GOING_AWAY = 1001
 MAX_WAIT = 30.0
 MAX_PAGE = 1000
+
+
+def relayed(metrics: HubMetrics, envelopes: list[Envelope], transport: str) -> None:
+    """Relay latency: from this process's commit (or its hearing of another's) to the send."""
+    committed = envelopes[-1].committed_at
+    if committed is not None:
+        metrics.relay_latency(
+            time.monotonic() - committed, count=len(envelopes), transport=transport
+        )
 
 
 def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
@@ -92,6 +104,7 @@ async def _websocket(request: web.Request, conversation_id: str, after: int) -> 
     ws = web.WebSocketResponse(heartbeat=25.0, autoping=True)
     await ws.prepare(request)
     app = request.app
+    metrics = app[keys.METRICS]
     async with Following(app[keys.BUS], conversation_id) as subscription:
 
         async def read() -> None:
@@ -106,6 +119,7 @@ async def _websocket(request: web.Request, conversation_id: str, after: int) -> 
             async for envelopes in follow(app[keys.LOG_READER], app[keys.BUS], subscription, after):
                 for envelope in envelopes:
                     await ws.send_str(envelope.wire)
+                relayed(metrics, envelopes, "websocket")
         except ConnectionResetError:
             pass
         finally:
@@ -124,6 +138,7 @@ async def _sse(request: web.Request, conversation_id: str, after: int) -> web.St
     response.ping_interval = 15
     await response.prepare(request)
     app = request.app
+    metrics = app[keys.METRICS]
     async with Following(app[keys.BUS], conversation_id) as subscription:
         watcher = asyncio.create_task(response.wait())
         watcher.add_done_callback(lambda _: subscription.close(1000))
@@ -131,6 +146,7 @@ async def _sse(request: web.Request, conversation_id: str, after: int) -> web.St
             async for envelopes in follow(app[keys.LOG_READER], app[keys.BUS], subscription, after):
                 for envelope in envelopes:
                     await response.send(envelope.wire, id=str(envelope.seq))
+                relayed(metrics, envelopes, "sse")
         except (ConnectionResetError, RuntimeError):
             pass
         finally:

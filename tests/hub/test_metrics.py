@@ -10,7 +10,6 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
-from hub import keys
 from hub.clock import ManualClock
 from hub.settings import ConfigError, load_settings
 from hub.telemetry.endpoint import FIGURES
@@ -230,23 +229,32 @@ async def test_provider_health(hub_factory):
     assert value(samples, "offload_hub_provider_up", provider="off", type="scripted") == 0
 
 
-async def test_the_write_path_calls_reach_the_scrape(hub):
-    """What the journal and the streams report through ``app[keys.METRICS]``."""
-    metrics = hub.app[keys.METRICS]
-    metrics.journal_batch(units=3, envelopes=7)
-    metrics.journal_batch(units=1, envelopes=1)
-    metrics.relay_latency(0.002, count=4, transport="sse")
-    metrics.relay_latency(0.2, transport="sse")
-    samples = await scrape(hub)
-    assert value(samples, "offload_hub_journal_batch_units_count") == 2
-    assert value(samples, "offload_hub_journal_batch_units_sum") == 4
-    assert value(samples, "offload_hub_journal_batch_units_bucket", le="2.0") == 1
-    assert value(samples, "offload_hub_journal_batch_envelopes_bucket", le="10.0") == 2
-    relay = {"transport": "sse"}
-    assert value(samples, "offload_hub_relay_latency_seconds_count", **relay) == 5
-    assert value(samples, "offload_hub_relay_latency_seconds_bucket", le="0.0025", **relay) == 4
-    assert value(samples, "offload_hub_relay_latency_seconds_bucket", le="0.25", **relay) == 5
-    assert value(samples, "offload_hub_relay_latency_seconds_sum", **relay) == pytest.approx(0.208)
+async def test_the_write_path_reports_batches_and_relay_latency(hub):
+    """The journal counts every committed batch; a live stream counts how long each
+    envelope took from commit to send."""
+    before = await scrape(hub)
+    cid = (await hub.chatbot.escalate("s-relay"))["conversationId"]
+    ws = await hub.client.ws_connect(
+        f"/v1/conversations/{cid}/events", params={"token": hub.chatbot.tokens[cid]}
+    )
+    backlog = [await ws.receive_json() for _ in range(3)]  # read back: not counted
+    assert backlog[0]["seq"] == 1
+    provider = hub.provider()
+    await provider.context.agent_joined(cid, Agent("a1", "Ana"))
+    await provider.context.agent_message(cid, "Hello")
+    while (await ws.receive_json())["action"] != "displayChatbotMessage":
+        pass
+    await ws.close()
+    after = await scrape(hub)
+    name = "offload_hub_journal_batch_units_count"
+    assert value(after, name) >= counted(before, name) + 3  # escalation, join, message
+    units = value(after, "offload_hub_journal_batch_units_sum")
+    assert units - counted(before, "offload_hub_journal_batch_units_sum") >= 3
+    relay = {"transport": "websocket"}
+    sent = counted(after, "offload_hub_relay_latency_seconds_count", **relay)
+    assert sent >= 4  # the agent's name, icon, joined and message at least
+    assert value(after, "offload_hub_relay_latency_seconds_bucket", le="+Inf", **relay) == sent
+    assert counted(after, "offload_hub_relay_latency_seconds_sum", **relay) < sent * 1.0
 
 
 async def test_each_app_counts_only_its_own(hub_factory):

@@ -195,6 +195,48 @@ async def test_the_docs_code_and_examples_work_against_a_real_hub(hub_factory, p
         assert await response.json() == documented
 
 
+async def test_the_batch_and_stream_examples_against_a_real_hub(hub_factory, platform):
+    async with asyncio.timeout(30):
+        namespace = python_examples()
+        hub = await hub_factory(
+            providers={"partner": {"type": "webhook", **platform.config()}},
+            queues=[{"name": "support", "chain": ["partner"]}],
+        )
+        cid = (await hub.chatbot.escalate(expect=201))["conversationId"]
+        await hub.settled()
+        body = checked()["batch"].replace(DOC_CONVERSATION, cid).encode()
+        response = await hub.client.post(
+            "/providers/partner/events/batch",
+            data=body,
+            headers=namespace["sign_for_hub"](SECRET, body),
+        )
+        assert response.status == 200, await response.text()
+        results = await response.json()
+        documented = json.loads(checked()["batch results"])
+        assert [r["ok"] for r in results["results"]] == [r["ok"] for r in documented["results"]]
+        for sent, expected in zip(results["results"], documented["results"], strict=True):
+            same_shape(expected, sent)
+        assert results["results"][2]["error"] == documented["results"][2]["error"]
+
+        # The doc's own code opens the stream; an event sent on it is acknowledged.
+        async with aiohttp.ClientSession() as session:
+            ws = await namespace["open_stream"](
+                session, str(hub.client.make_url("")).rstrip("/"), "partner", SECRET
+            )
+            await ws.send_json(
+                {
+                    "id": "evt-3001",
+                    "type": "agent.message",
+                    "conversation": {"id": cid},
+                    "data": {"text": "Still there?"},
+                }
+            )
+            answer = await ws.receive_json()
+            same_shape({"acks": json.loads(checked()["acks"])["acks"][:1]}, answer)
+            assert answer["acks"][0]["id"] == "evt-3001"
+            await ws.close()
+
+
 # -- the JSON blocks ------------------------------------------------------------------------
 
 
