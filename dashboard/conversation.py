@@ -4,6 +4,7 @@ close). Actions answer JSON to the script and redirect a plain form post."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -177,32 +178,44 @@ async def take_over(request: web.Request, signed: Signed) -> web.StreamResponse:
     return answer(request, {"url": url}, to=f"{url}?done=taken-over")
 
 
-@routes.post(PATH + "/messages", name="reply")
-@signed_in
-async def reply(request: web.Request, signed: Signed) -> web.StreamResponse:
-    opened = await _opened(request, signed)
-    data = await fields(request)
+async def send_reply(
+    request: web.Request, signed: Signed, conversation_id: str, data: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The agent's message (the ``message`` field of ``data``): the form's way, and the
+    live socket's (:mod:`dashboard.live`). Returns the message as the page shows it."""
+    opened = await open_conversation(request, signed, conversation_id)
     limit = request.app[HUB][keys.SETTINGS].limits.max_message_chars
     said = text(data, "message", limit=limit)
     desk = require_action(opened, signed)
     message_id = await desk.reply(signed.agent.id, opened.id, text_to_html(said))
-    url = link(request, "conversation", conversation_id=opened.id)
-    return answer(
-        request,
-        {"message": {"id": message_id, "author": "agent", "text": said, "tick": "delivered"}},
-        to=url,
-        status=201,
-    )
+    return {"id": message_id, "author": "agent", "text": said, "tick": "delivered"}
+
+
+async def send_typing(
+    request: web.Request, signed: Signed, conversation_id: str, data: Mapping[str, Any]
+) -> bool:
+    """The agent is typing, or stopped (the ``typing`` field of ``data``)."""
+    opened = await open_conversation(request, signed, conversation_id)
+    desk = require_action(opened, signed)
+    typing = flag(data, "typing")
+    await desk.typing(signed.agent.id, opened.id, typing)
+    return typing
+
+
+@routes.post(PATH + "/messages", name="reply")
+@signed_in
+async def reply(request: web.Request, signed: Signed) -> web.StreamResponse:
+    conversation_id = request.match_info["conversation_id"]
+    message = await send_reply(request, signed, conversation_id, await fields(request))
+    url = link(request, "conversation", conversation_id=conversation_id)
+    return answer(request, {"message": message}, to=url, status=201)
 
 
 @routes.post(PATH + "/typing", name="typing")
 @signed_in
 async def typing(request: web.Request, signed: Signed) -> web.StreamResponse:
-    opened = await _opened(request, signed)
-    data = await fields(request)
-    desk = require_action(opened, signed)
-    typing = flag(data, "typing")
-    await desk.typing(signed.agent.id, opened.id, typing)
+    conversation_id = request.match_info["conversation_id"]
+    typing = await send_typing(request, signed, conversation_id, await fields(request))
     return web.json_response({"typing": typing})
 
 

@@ -1,4 +1,5 @@
-"""The dashboard's one WebSocket: live events for the agent and for every desk.
+"""The dashboard's one WebSocket: live events for the agent and for every desk, and the
+agent's messages and typing the other way.
 
 The handshake is checked before the upgrade: the ``Origin`` must be the hub's own and the
 session cookie must be live. The socket listens on the agent's id and ``desk:<instance>``
@@ -8,6 +9,16 @@ it is the agent's heartbeat, every third of the presence timeout (presence expir
 agents whose dashboards vanished offline), and a session that ends closes it with 1008:
 at once when it is signed out, replaced by a new sign-in or ended by an admin
 (:func:`disconnect`), else at the next heartbeat (expired).
+
+What the page sends (JSON text frames, under the hub's JSON rules):
+
+- ``{"type": "message", "conversationId", "ref", "message"}``: the agent's message, the
+  same as the form's ``POST .../messages``; answered ``{"type": "sent", "ref",
+  "conversationId", "message"}`` once stored, or ``{"type": "refused", "ref", "error"}``;
+- ``{"type": "typing", "conversationId", "typing"}``: answered only when refused.
+
+A conversation's messages are stored in the order they were sent; the page need not wait
+for one answer before it sends the next.
 """
 
 from __future__ import annotations
@@ -15,16 +26,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from dashboard.conversation import send_reply, send_typing
 from dashboard.keys import HUB
-from dashboard.sessions import check_origin, current
+from dashboard.sessions import Signed, check_origin, current
 from hub import keys
 from hub.agents.live import Listener
 from hub.agents.presence import heartbeat_seconds
 from hub.agents.workspace import desk_audience, watch_audience
-from hub.errors import Unauthorized
+from hub.api.bodies import decode
+from hub.errors import HubError, Invalid, Unauthorized
 
 routes = web.RouteTableDef()
 POLICY_VIOLATION = 1008
@@ -41,12 +55,90 @@ def disconnect(hub: web.Application, audience: str) -> None:
     hub[keys.LIVE].close(audience, POLICY_VIOLATION)
 
 
-async def _read(ws: web.WebSocketResponse, listener: Listener) -> None:
-    """The page only talks to close; when it goes, the sender is woken up."""
-    async for message in ws:
-        if message.type == WSMsgType.ERROR:
-            break
-    listener.close(1000)
+class _Actions:
+    """What the agent's page sends over the socket; answers go out with the live events."""
+
+    def __init__(self, request: web.Request, signed: Signed, listener: Listener) -> None:
+        self.request = request
+        self.signed = signed
+        self.listener = listener
+        self.tasks: set[asyncio.Task[None]] = set()
+        # The latest action per conversation: the next one of that conversation waits for it.
+        self.tails: dict[str, asyncio.Task[None]] = {}
+
+    async def read(self, ws: web.WebSocketResponse) -> None:
+        """Until the page goes (then the sender is woken up)."""
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                self.take(message.data)
+            elif message.type == WSMsgType.ERROR:
+                break
+        self.listener.close(1000)
+
+    def take(self, text: str) -> None:
+        ref = None
+        try:
+            frame = decode(text)
+            if not isinstance(frame, dict):
+                raise Invalid("a frame is a JSON object")
+            ref = frame.get("ref")
+            kind = frame.get("type")
+            conversation_id = frame.get("conversationId")
+            if kind not in ("message", "typing"):
+                raise Invalid("type: must be message or typing")
+            if not isinstance(conversation_id, str) or not 1 <= len(conversation_id) <= 40:
+                raise Invalid("conversationId: must be a conversation's id")
+            if ref is not None and (not isinstance(ref, str) or len(ref) > 100):
+                raise Invalid("ref: must be text of at most 100 characters")
+        except HubError as error:
+            self.listener.push(_refused(ref if isinstance(ref, str) else None, error))
+            return
+        previous = self.tails.get(conversation_id)
+        task = asyncio.create_task(self._act(kind, conversation_id, ref, frame, previous))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        self.tails[conversation_id] = task
+        task.add_done_callback(lambda done: self._forget(conversation_id, done))
+
+    def _forget(self, conversation_id: str, task: asyncio.Task[None]) -> None:
+        if self.tails.get(conversation_id) is task:
+            del self.tails[conversation_id]
+
+    async def _act(
+        self,
+        kind: str,
+        conversation_id: str,
+        ref: str | None,
+        frame: dict[str, Any],
+        previous: asyncio.Task[None] | None,
+    ) -> None:
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
+        try:
+            if kind == "message":
+                message = await send_reply(self.request, self.signed, conversation_id, frame)
+                self.listener.push(
+                    {
+                        "type": "sent",
+                        "ref": ref,
+                        "conversationId": conversation_id,
+                        "message": message,
+                    }
+                )
+            else:
+                await send_typing(self.request, self.signed, conversation_id, frame)
+        except HubError as error:
+            self.listener.push(_refused(ref, error))
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+def _refused(ref: str | None, error: HubError) -> dict[str, Any]:
+    body = error.body()["error"]
+    return {"type": "refused", "ref": ref, "error": {**body, "status": error.status}}
 
 
 @routes.get("/live", name="live")
@@ -71,7 +163,8 @@ async def live(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=25.0)
     await ws.prepare(request)
     listener = channel.listen(audiences)
-    reader = asyncio.create_task(_read(ws, listener))
+    actions = _Actions(request, signed, listener)
+    reader = asyncio.create_task(actions.read(ws))
     close_code, close_message = 1000, b""
     loop = asyncio.get_running_loop()
     try:
@@ -100,6 +193,7 @@ async def live(request: web.Request) -> web.StreamResponse:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reader
+        await actions.stop()
     if not ws.closed:
         await ws.close(code=close_code, message=close_message)
     return ws

@@ -58,6 +58,36 @@
     return data;
   }
 
+  // The live socket carries the agent's messages and typing when it is open (the form's
+  // HTTP calls when it is not). Answers come back as "sent" / "refused" events by ref.
+  let liveSocket = null;
+  let nextRef = 0;
+  const waitingRefs = new Map();
+
+  function sendLive(frame) {
+    if (!liveSocket || liveSocket.readyState !== WebSocket.OPEN) return null;
+    const ref = "r" + ++nextRef;
+    liveSocket.send(JSON.stringify({ ...frame, ref }));
+    return new Promise((resolve, reject) => waitingRefs.set(ref, { resolve, reject }));
+  }
+
+  handlers.push((event) => {
+    if (event.type !== "sent" && event.type !== "refused") return;
+    const waiting = waitingRefs.get(event.ref);
+    if (!waiting) return;
+    waitingRefs.delete(event.ref);
+    if (event.type === "sent") waiting.resolve(event);
+    else waiting.reject(new CallError(event.error.message, event.error.status));
+  });
+
+  function liveClosed() {
+    liveSocket = null;
+    for (const waiting of waitingRefs.values()) {
+      waiting.reject(new CallError("The connection to the hub was lost.", 0));
+    }
+    waitingRefs.clear();
+  }
+
   // -- filling rows from templates ---------------------------------------------------------
 
   function lookup(row, path) {
@@ -192,6 +222,7 @@
         : "";
     const socket = new WebSocket(scheme + location.host + base + "live" + watch);
     socket.addEventListener("open", () => {
+      liveSocket = socket;
       attempts = 0;
       setLive("Connected", true);
       if (connectedBefore) resyncs.forEach((resync) => resync());
@@ -213,6 +244,7 @@
       }
     });
     socket.addEventListener("close", (closing) => {
+      liveClosed();
       if (closing.code === 1008) {
         location.assign(base + "login");
         return;
@@ -521,7 +553,8 @@
       let idle = null;
       const sendTyping = (on) => {
         typingOn = on;
-        call(here + "typing", { json: { typing: on } }).catch(() => {});
+        const live = sendLive({ type: "typing", conversationId, typing: on });
+        (live || call(here + "typing", { json: { typing: on } })).catch(() => {});
       };
       box.addEventListener("input", () => {
         clearTimeout(idle);
@@ -557,7 +590,8 @@
         });
         box.value = "";
         try {
-          const answer = await call(compose.action, { json: { message: text } });
+          const live = sendLive({ type: "message", conversationId, message: text });
+          const answer = await (live || call(compose.action, { json: { message: text } }));
           node.dataset.id = answer.message.id;
           setTick(node, "delivered");
           applyRead();

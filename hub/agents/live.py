@@ -9,6 +9,9 @@ from typing import Any
 from hub.eventbus import Mailbox
 
 LiveEvent = dict[str, Any]
+# A control event that ends the listeners of an audience in every process (a sign-out on
+# one process closes the dashboards open on the others).
+CLOSE = "_close"
 
 
 class Listener(Mailbox[LiveEvent]):
@@ -49,6 +52,9 @@ class LiveChannel:
 
     def deliver(self, audience: str, event: LiveEvent) -> None:
         """To this process's listeners only."""
+        if CLOSE in event:
+            self._close(audience, int(event[CLOSE]))
+            return
         for listener in self._listeners.get(audience, ()):
             listener.push(event)
 
@@ -56,7 +62,13 @@ class LiveChannel:
         return len(self._listeners.get(audience, ()))
 
     def close(self, audience: str, code: int) -> None:
-        """End every listener of ``audience`` (their sockets close with ``code``)."""
+        """End every listener of ``audience``, in every process (their sockets close with
+        ``code``)."""
+        self._close(audience, code)
+        if self.forward is not None:
+            self.forward(audience, {CLOSE: code})
+
+    def _close(self, audience: str, code: int) -> None:
         for listener in list(self._listeners.get(audience, ())):
             listener.close(code)
 
