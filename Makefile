@@ -41,6 +41,11 @@ lint: $(STAMP)
 test: $(STAMP) services browser lint
 	$(BIN)/python -m pytest
 
+# The benchmark suite (about ten minutes): results in bench/results/, the README's table.
+bench: $(STAMP) services
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench
+
 clean:
 	rm -rf $(VENV) .pytest_cache offload-hub.db offload-hub.db-wal offload-hub.db-shm \
 		offload-hub-demo.db offload-hub-demo.db-wal offload-hub-demo.db-shm

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -28,6 +29,10 @@ BOT_SECRET = "sk_bench_" + "b" * 40
 PLATFORM_SECRET = "whsec_bench_" + "p" * 32
 INSTANCE = "partner"
 QUEUE = "support"
+DESK_QUEUE = "desk"
+POSTGRES_SERVER = os.environ.get(
+    "OFFLOAD_HUB_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432"
+)
 
 
 @dataclass
@@ -89,9 +94,16 @@ allow_private_network = true
 health_check_seconds = 0
 max_event_bytes = 4194304
 
+[providers.desk]
+type = "desk"
+
 [[queues]]
 name = "{QUEUE}"
 chain = ["{INSTANCE}"]
+
+[[queues]]
+name = "{DESK_QUEUE}"
+chain = ["desk"]
 {extra}
 """
     )
@@ -162,10 +174,15 @@ def transcript(items: int) -> list[dict[str, Any]]:
 
 
 async def escalate(
-    session: aiohttp.ClientSession, base: str, session_id: str, items: int = 2
+    session: aiohttp.ClientSession,
+    base: str,
+    session_id: str,
+    items: int = 2,
+    queue: str = QUEUE,
 ) -> Conversation:
     body = {
         "sessionId": session_id,
+        "queue": queue,
         "user": {"name": "Jo", "email": "jo@example.com", "language": "en"},
         "inquiry": "My order is late",
         "transcript": transcript(items),
@@ -239,3 +256,31 @@ async def open_conversations(
         opened: Sequence[Conversation] = await asyncio.gather(*(one(i) for i in range(count)))
     hub.conversations.extend(opened)
     return list(opened)
+
+
+class PostgresDatabase:
+    """A database of the bench's own on the local PostgreSQL server, dropped at the end."""
+
+    def __init__(self) -> None:
+        self.name = f"offload_hub_bench_{secrets.token_hex(4)}"
+
+    @property
+    def url(self) -> str:
+        server = POSTGRES_SERVER.replace("postgresql://", "postgresql+asyncpg://", 1)
+        return f"{server}/{self.name}"
+
+    async def _admin(self, statement: str) -> None:
+        import asyncpg
+
+        connection = await asyncpg.connect(f"{POSTGRES_SERVER}/postgres")
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    async def create(self) -> str:
+        await self._admin(f'CREATE DATABASE "{self.name}"')
+        return self.url
+
+    async def drop(self) -> None:
+        await self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')

@@ -16,6 +16,7 @@ from typing import Any
 
 import aiohttp
 
+from bench.desk import Agent
 from bench.hub import AGENT, INSTANCE, PLATFORM_SECRET, HubUnderTest, agent_event, signed_headers
 from bench.sio_client import SocketIO
 from bench.streams import message_text
@@ -189,3 +190,30 @@ class HubStream(_Acked):
 
     def frame(self, n: int, conversation: str) -> tuple[str, str]:
         return f"bench-{n}", json.dumps(_agent_message(n, conversation))
+
+
+class DashboardSocket(_Acked):
+    """An agent's dashboard: messages over its live socket, answered by ref."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        self.url = agent.live_url()
+        self.headers = {"Origin": agent.base}
+
+    async def open(self, session: aiohttp.ClientSession) -> None:
+        # The agent's own session (its cookie) opens the socket, not the load client's.
+        await super().open(self.agent.session)
+
+    def acknowledged(self, answer: dict[str, Any]) -> None:
+        if answer.get("type") in ("sent", "refused"):
+            self._settle({"ack": answer["ref"], "ok": answer["type"] == "sent", **answer})
+
+    def frame(self, n: int, conversation: str) -> tuple[str, str]:
+        key = f"r{n}"
+        frame = {
+            "type": "message",
+            "conversationId": conversation,
+            "ref": key,
+            "message": message_text(n),
+        }
+        return key, json.dumps(frame)

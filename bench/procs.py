@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import psutil
@@ -50,10 +51,21 @@ class Server:
     port: int
     process: subprocess.Popen[bytes]
     log_path: Path
+    command: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
     _ps: psutil.Process = field(init=False)
 
     def __post_init__(self) -> None:
         self._ps = psutil.Process(self.process.pid)
+
+    def restart(self) -> subprocess.Popen[bytes]:
+        """Start the same command again (after :meth:`stop`), on the same port."""
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=self.env
+            )
+        self._ps = psutil.Process(self.process.pid)
+        return self.process
 
     @property
     def base(self) -> str:
@@ -98,19 +110,15 @@ def start(
 ) -> Server:
     """Start ``argv`` (a Python module and its arguments) pinned to ``core``."""
     log_path = log_dir / f"{name}.log"
-    log = log_path.open("wb")
     command = [sys.executable, *argv]
     if core is not None and CORES > 1:
         command = ["taskset", "-c", str(core), *command]
-    process = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-    )
-    log.close()
-    return Server(name, port, process, log_path)
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=environment
+        )
+    return Server(name, port, process, log_path, command, environment)
 
 
 async def wait_ready(server: Server, path: str = "/healthz", timeout: float = 30.0) -> None:
@@ -128,7 +136,7 @@ async def wait_ready(server: Server, path: str = "/healthz", timeout: float = 30
     raise RuntimeError(f"{server.name} did not answer {path} within {timeout}s")
 
 
-async def settle_cpu(server: Server, *, quiet: float = 0.05, within: float = 5.0) -> None:
+async def settle_cpu(server: Any, *, quiet: float = 0.05, within: float = 5.0) -> None:
     """Wait until the server is idle (background work after a phase is not billed to the
     next one): two reads ``quiet`` seconds apart with no CPU used between them."""
     deadline = time.monotonic() + within

@@ -16,10 +16,11 @@ result, and the suite reports it as a failure.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -30,12 +31,18 @@ from bench.sio_client import SocketIO
 from bench.streams import Tally, follow_ws, percentile, record
 
 
+class Measured(Protocol):
+    """What a run measures: a server (or several) whose CPU seconds the OS counts."""
+
+    def cpu_seconds(self) -> float: ...
+
+
 @dataclass
 class Target:
     """What a run needs to know of a server."""
 
     name: str
-    server: Server
+    server: Measured
     conversations: list[str]
     open_stream: Callable[[aiohttp.ClientSession, str, Tally, Callable[[], None]], Awaitable[None]]
     ingress: Callable[[], Ingress]
@@ -133,8 +140,13 @@ async def _arrived(tally: Tally, timeout: float) -> None:
         ) from None
 
 
-def _plan(conversations: list[str], total: int, start: int) -> list[Item]:
-    return [(start + i, conversations[i % len(conversations)]) for i in range(total)]
+# Message numbers never repeat in one suite: a stream that replays an earlier run's
+# messages (the hub's log keeps them) cannot mistake them for this run's.
+_numbers = itertools.count()
+
+
+def _plan(conversations: list[str], total: int) -> list[Item]:
+    return [(next(_numbers), conversations[i % len(conversations)]) for i in range(total)]
 
 
 async def _send_all(
@@ -205,7 +217,7 @@ async def saturate(
         aiohttp.ClientSession(connector=connector) as session,
         Streams(target, session, tally),
     ):
-        warm = _plan(target.conversations, warmup, 0)
+        warm = _plan(target.conversations, warmup)
         tally.expected = warmup
         await _send_all(target, warm, callers, tally, session)
         await _arrived(tally, timeout)
@@ -214,7 +226,7 @@ async def saturate(
         cpu0, t0 = target.server.cpu_seconds(), time.perf_counter()
         await asyncio.wait_for(
             _send_all(
-                target, _plan(target.conversations, messages, warmup), callers, tally, session
+                target, _plan(target.conversations, messages), callers, tally, session
             ),
             timeout,
         )
@@ -236,12 +248,12 @@ async def offered(
         Streams(target, session, tally),
     ):
         tally.expected = warmup
-        await _send_all(target, _plan(target.conversations, warmup, 0), 8, tally, session)
+        await _send_all(target, _plan(target.conversations, warmup), 8, tally, session)
         await _arrived(tally, timeout)
         await settle_cpu(target.server)
         total = int(rate * seconds)
         tally.reset(total)
-        items = _plan(target.conversations, total, warmup)
+        items = _plan(target.conversations, total)
         ingress = target.ingress()
         await ingress.open(session)
         # One lane per conversation keeps each conversation's messages in order even

@@ -45,6 +45,9 @@ class Tally:
 
     def arrived(self, conversation: str, seq: int, n: int, *, check_seq: bool = True) -> None:
         now = time.perf_counter()
+        if n not in self.sent_at:  # not this run's (a backlog of an earlier one)
+            self.mark(conversation, seq)
+            return
         if n in self._seen:
             self.repeated += 1
             return
