@@ -225,9 +225,7 @@ async def saturate(
         tally.reset(messages)
         cpu0, t0 = target.server.cpu_seconds(), time.perf_counter()
         await asyncio.wait_for(
-            _send_all(
-                target, _plan(target.conversations, messages), callers, tally, session
-            ),
+            _send_all(target, _plan(target.conversations, messages), callers, tally, session),
             timeout,
         )
         await _arrived(tally, timeout)

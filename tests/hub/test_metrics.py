@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
+from hub import keys
 from hub.clock import ManualClock
 from hub.settings import ConfigError, load_settings
 from hub.telemetry.endpoint import FIGURES

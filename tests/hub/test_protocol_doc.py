@@ -128,10 +128,6 @@ def test_the_error_table_lists_every_code_the_hub_answers():
         "error",
         "unauthorized",
         "conflict",
-        # Answered to platforms (a file link) and to agents (a transfer), in their guides.
-        "invalid_link",
-        "transfer_failed",
-        "transfer_not_supported",
     }
     assert used - not_for_bots <= documented, used - not_for_bots - documented
 
