@@ -233,27 +233,29 @@ async def test_provider_health(hub_factory):
 async def test_the_write_path_reports_batches_and_relay_latency(hub):
     """The journal counts every committed batch; a live stream counts how long each
     envelope took from commit to send."""
-    before = await scrape(hub)
-    cid = (await hub.chatbot.escalate("s-relay"))["conversationId"]
-    ws = await hub.client.ws_connect(
-        f"/v1/conversations/{cid}/events", params={"token": hub.chatbot.tokens[cid]}
-    )
-    backlog = [await ws.receive_json() for _ in range(3)]  # read back: not counted
-    assert backlog[0]["seq"] == 1
-    provider = hub.provider()
-    await provider.context.agent_joined(cid, Agent("a1", "Ana"))
-    await provider.context.agent_message(cid, "Hello")
-    while (await ws.receive_json())["action"] != "displayChatbotMessage":
-        pass
-    await ws.close()
-    after = await scrape(hub)
+    async with asyncio.timeout(20):
+        before = await scrape(hub)
+        cid = (await hub.chatbot.escalate("s-relay"))["conversationId"]
+        logged = len(await hub.chatbot.events(cid))
+        ws = await hub.client.ws_connect(
+            f"/v1/conversations/{cid}/events", params={"token": hub.chatbot.tokens[cid]}
+        )
+        backlog = [await ws.receive_json() for _ in range(logged)]  # read back: not counted
+        assert [e["seq"] for e in backlog] == list(range(1, logged + 1))
+        provider = hub.provider()
+        await provider.context.agent_joined(cid, Agent("a1", "Ana"))
+        await provider.context.agent_message(cid, "Hello")
+        while (await ws.receive_json())["action"] != "displayChatbotMessage":
+            pass
+        await ws.close()
+        after = await scrape(hub)
     name = "offload_hub_journal_batch_units_count"
     assert value(after, name) >= counted(before, name) + 3  # escalation, join, message
     units = value(after, "offload_hub_journal_batch_units_sum")
     assert units - counted(before, "offload_hub_journal_batch_units_sum") >= 3
     relay = {"transport": "websocket"}
     sent = counted(after, "offload_hub_relay_latency_seconds_count", **relay)
-    assert sent >= 4  # the agent's name, icon, joined and message at least
+    assert sent >= 3  # the agent's name, joined and message at least
     assert value(after, "offload_hub_relay_latency_seconds_bucket", le="+Inf", **relay) == sent
     assert counted(after, "offload_hub_relay_latency_seconds_sum", **relay) < sent * 1.0
 
