@@ -16,6 +16,7 @@ from hub.agents.accounts import AgentAccounts
 from hub.agents.live import LiveChannel
 from hub.agents.workspace import HubWorkspace
 from hub.api import conversations, escalations, events, health, media, openapi  # noqa: F401
+from hub.api.bots import BotDirectory
 from hub.api.cors import cors_middleware
 from hub.api.errors import error_middleware
 from hub.api.registry import api
@@ -105,6 +106,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     database = create_database(settings.database_url)
     app[keys.DATABASE] = database
     app[keys.LOG_READER] = LogReader(database)
+    app[keys.BOTS] = BotDirectory(database)
     checkpoints = (
         asyncio.create_task(_checkpoint_forever(database), name="sqlite-checkpoint")
         if database.is_sqlite

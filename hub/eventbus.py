@@ -194,6 +194,10 @@ class EventBus:
     def forget_heads(self) -> None:
         self._heads.clear()
 
+    def knows(self, conversation_id: str) -> bool:
+        """This process has heard of the conversation's log (it exists)."""
+        return conversation_id in self._heads
+
     def up_to_date(self, conversation_id: str, after: int) -> bool:
         """True when nothing after ``after`` can be in the log: no need to read it."""
         return self.heads_trusted and self._heads.get(conversation_id, -1) == after

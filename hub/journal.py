@@ -63,11 +63,19 @@ _SELECT_STATE_LOCKED = _SELECT_STATE.with_for_update()
 _COLUMN_NAMES = tuple(c.name for c in CONVERSATIONS.columns)
 
 
+# A new conversation's defaults: the model's, read once (a factory is called per row, so
+# no two rows share a list or a dict).
+_DEFAULTS = [
+    (name, field.default_factory, field.default)
+    for name, field in Conversation.model_fields.items()
+    if not field.is_required()
+]
+
+
 def _defaults() -> dict[str, Any]:
     return {
-        name: field.get_default(call_default_factory=True)
-        for name, field in Conversation.model_fields.items()
-        if not field.is_required()
+        name: factory() if factory is not None else default  # type: ignore[call-arg]
+        for name, factory, default in _DEFAULTS
     }
 
 

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from hub.agents.accounts import AgentAccounts
     from hub.agents.live import LiveChannel
     from hub.agents.workspace import HubWorkspace
+    from hub.api.bots import BotDirectory
     from hub.callbacks import CallbackDirectory
     from hub.chatlayer.channel import ChatlayerChannel
     from hub.clock import Clock
@@ -36,6 +37,7 @@ SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 BACKGROUND: web.AppKey[bool] = web.AppKey("background", bool)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 DATABASE: web.AppKey[Database] = web.AppKey("database")
+BOTS: web.AppKey[BotDirectory] = web.AppKey("bots")
 BUS: web.AppKey[EventBus] = web.AppKey("bus")
 LOG_READER: web.AppKey[LogReader] = web.AppKey("log_reader")
 NOTICES: web.AppKey[Notices] = web.AppKey("notices")

@@ -41,6 +41,12 @@ def _open_only(*statuses: str) -> sa.TextClause:
     return sa.text(f"status IN ({listed})")
 
 
+def is_open(status: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
+    """``status IN ('queued', 'assigned')`` with the values written out, not bound: only
+    so can SQLite (and a prepared PostgreSQL plan) use the partial indexes on open rows."""
+    return status.in_([sa.literal_column(f"'{value}'") for value in OPEN_STATUSES])
+
+
 class HubMeta(SQLModel, table=True):
     """Key/value facts about this installation (the token signing key, when not configured)."""
 

@@ -88,6 +88,7 @@ async def rotate(request: web.Request, signed: Signed) -> web.StreamResponse:
                 code="config_bot",
             )
         secret = await rotate_secret(bot_id, conn=conn)
+    hub[keys.BOTS].forget()  # the old key stops working now, not in a few seconds
     return await _bots_page(request, signed, secret={"bot": bot.name, "id": bot.id, "key": secret})
 
 
@@ -100,5 +101,6 @@ async def set_disabled(request: web.Request, signed: Signed) -> web.StreamRespon
             await set_bot_disabled(request.match_info["bot_id"], disabled, conn=conn)
     except LookupError:
         raise NotFound("this bot does not exist") from None
+    request.app[HUB][keys.BOTS].forget()
     done = "bot-disabled" if disabled else "bot-enabled"
     raise web.HTTPSeeOther(link(request, "admin_bots") + f"?done={done}")

@@ -10,7 +10,7 @@ from hub.errors import Forbidden, NotFound, Unauthorized
 from hub.models import Bot, Conversation
 from hub.security.keys import SECRET_PREFIX
 from hub.security.tokens import TOKEN_PREFIX
-from hub.store.bots import bot_by_secret, get_bot
+from hub.store.bots import bot_by_secret
 from hub.store.conversations import get_conversation
 from hub.telemetry.context import bind
 
@@ -62,19 +62,18 @@ def by_public_id(request: web.Request) -> bool:
 async def authenticate_bot(request: web.Request) -> Bot:
     """The bot behind a server-side key, or a browser's public id from an allowed origin."""
     credentials = _bearer(request)
-    database = request.app[keys.DATABASE]
     if credentials is not None:
         if not credentials.startswith(SECRET_PREFIX):
             raise Unauthorized("this call needs the bot's secret key", code="invalid_key")
-        async with database.read() as conn:
+        # Read each time: a rotated key stops working at once.
+        async with request.app[keys.DATABASE].read() as conn:
             bot = await _usable(await bot_by_secret(credentials, conn=conn))
         check_origin(request, bot)
         bind(bot=bot.id)
         return bot
     public_id = request.headers.get(BOT_ID_HEADER)
     if public_id:
-        async with database.read() as conn:
-            bot = await get_bot(public_id, conn=conn)
+        bot = await request.app[keys.BOTS].by_id(public_id)
         if bot is None:
             raise Unauthorized(f"unknown bot {public_id!r}", code="invalid_key")
         bot = await _usable(bot)
@@ -87,13 +86,7 @@ async def authenticate_bot(request: web.Request) -> Bot:
     )
 
 
-async def authorize_conversation(
-    request: web.Request, conversation_id: str | None = None, *, query_token: bool = False
-) -> Conversation:
-    """The conversation (of the URL by default), if the caller may see it: its token, or the
-    key of the bot that owns it."""
-    if conversation_id is None:
-        conversation_id = request.match_info["conversation_id"]
+def _credentials(request: web.Request, *, query_token: bool) -> str:
     credentials = _bearer(request)
     if credentials is None and query_token:
         credentials = request.query.get("token")
@@ -102,17 +95,51 @@ async def authorize_conversation(
             "authenticate with the conversation token or the bot's secret key",
             code="missing_auth",
         )
+    return credentials
+
+
+async def _token_bot(request: web.Request, credentials: str, conversation_id: str) -> str:
+    """The bot a conversation token speaks for, once its signature, scope, expiry and bot
+    are checked (no database read: the token is signed, the bot is the directory's)."""
+    claims = request.app[keys.TOKENS].verify(credentials, request.app[keys.CLOCK].now())
+    if claims.conversation_id != conversation_id:
+        raise Forbidden("this token is for another conversation", code="token_scope")
+    check_origin(request, await _usable(await request.app[keys.BOTS].by_id(claims.bot_id)))
+    return claims.bot_id
+
+
+async def authorize_stream(request: web.Request) -> str:
+    """The URL's conversation id, if the caller may follow it. With a token, a conversation
+    whose log this process knows costs no database read (a stream resuming)."""
+    conversation_id = request.match_info["conversation_id"]
+    credentials = _credentials(request, query_token=True)
+    if credentials.startswith(TOKEN_PREFIX):
+        bot_id = await _token_bot(request, credentials, conversation_id)
+        if not request.app[keys.BUS].knows(conversation_id):
+            async with request.app[keys.DATABASE].read() as conn:
+                conversation = await get_conversation(conversation_id, conn=conn)
+            if conversation is None or conversation.bot_id != bot_id:
+                raise NotFound(f"conversation {conversation_id!r} does not exist")
+        bind(conversation=conversation_id, bot=bot_id)
+        return conversation_id
+    return (await authorize_conversation(request, conversation_id, query_token=True)).id
+
+
+async def authorize_conversation(
+    request: web.Request, conversation_id: str | None = None, *, query_token: bool = False
+) -> Conversation:
+    """The conversation (of the URL by default), if the caller may see it: its token, or the
+    key of the bot that owns it."""
+    if conversation_id is None:
+        conversation_id = request.match_info["conversation_id"]
+    credentials = _credentials(request, query_token=query_token)
     database = request.app[keys.DATABASE]
     if credentials.startswith(TOKEN_PREFIX):
-        claims = request.app[keys.TOKENS].verify(credentials, request.app[keys.CLOCK].now())
-        if claims.conversation_id != conversation_id:
-            raise Forbidden("this token is for another conversation", code="token_scope")
+        bot_id = await _token_bot(request, credentials, conversation_id)
         async with database.read() as conn:
             conversation = await get_conversation(conversation_id, conn=conn)
-            bot = await get_bot(claims.bot_id, conn=conn)
-        if conversation is None or conversation.bot_id != claims.bot_id:
+        if conversation is None or conversation.bot_id != bot_id:
             raise NotFound(f"conversation {conversation_id!r} does not exist")
-        check_origin(request, await _usable(bot))
         bind(conversation=conversation.id, bot=conversation.bot_id)
         return conversation
     if credentials.startswith(SECRET_PREFIX):

@@ -19,7 +19,7 @@ from aiohttp import WSMsgType, web
 from aiohttp_sse import EventSourceResponse
 
 from hub import keys
-from hub.api.auth import authorize_conversation
+from hub.api.auth import authorize_stream
 from hub.api.conversations import CONVERSATION_AUTH, PATH
 from hub.api.registry import api, json_response
 from hub.api.schemas import EventsPageOut
@@ -91,13 +91,13 @@ def _resume_point(request: web.Request) -> int:
 async def get_events(request: web.Request) -> web.StreamResponse:
     """Each envelope is ``{seq, conversationId, at, action, data}``: call
     ``chatBot.actions[action](data)``. Seqs start at 1, have no gaps and never repeat."""
-    conversation = await authorize_conversation(request, query_token=True)
+    conversation_id = await authorize_stream(request)
     after = _resume_point(request)
     if request.headers.get("Upgrade", "").lower() == "websocket":
-        return await _websocket(request, conversation.id, after)
+        return await _websocket(request, conversation_id, after)
     if "text/event-stream" in request.headers.get("Accept", ""):
-        return await _sse(request, conversation.id, after)
-    return await _long_poll(request, conversation.id, after)
+        return await _sse(request, conversation_id, after)
+    return await _long_poll(request, conversation_id, after)
 
 
 async def _websocket(request: web.Request, conversation_id: str, after: int) -> web.StreamResponse:

@@ -21,7 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.chatlayer.transcript import HistoryItem
 from hub.db import Database
 from hub.journal import Journal, Scope
-from hub.models import OPEN_STATUSES, ChatlayerMessage, ChatlayerSession, Conversation, table
+from hub.models import (
+    ChatlayerMessage,
+    ChatlayerSession,
+    Conversation,
+    is_open,
+    table,
+)
 
 SESSIONS = table(ChatlayerSession)
 MESSAGES = table(ChatlayerMessage)
@@ -155,7 +161,7 @@ class ChatlayerHistory:
                         CONVERSATIONS.c.bot_id == bot_id,
                         CONVERSATIONS.c.session_id == SESSIONS.c.session_id,
                         sa.or_(
-                            CONVERSATIONS.c.status.in_(OPEN_STATUSES),
+                            is_open(CONVERSATIONS.c.status),
                             CONVERSATIONS.c.ended_at >= cutoff,
                         ),
                     )

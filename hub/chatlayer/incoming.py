@@ -35,7 +35,7 @@ from hub.chatlayer.transcript import (
 )
 from hub.conversation.opening import NewConversation
 from hub.errors import Conflict, NotFound, Unavailable
-from hub.models import OPEN_STATUSES, Conversation, table
+from hub.models import OPEN_STATUSES, Conversation, is_open, table
 from hub.settings import QueueSettings
 from hub.store.bots import get_bot
 from hub.store.conversations import get_conversation
@@ -85,7 +85,7 @@ async def _relay(
     query = sa.select(CONVERSATIONS.c.id).where(
         CONVERSATIONS.c.bot_id == integration.bot,
         CONVERSATIONS.c.session_id == session_id,
-        CONVERSATIONS.c.status.in_(OPEN_STATUSES),
+        is_open(CONVERSATIONS.c.status),
     )
     async with app[keys.DATABASE].read() as conn:
         conversation_id = await conn.scalar(query)

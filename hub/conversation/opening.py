@@ -15,7 +15,7 @@ from hub.conversation.failover import fail_held
 from hub.errors import Conflict, Invalid
 from hub.ids import new_id
 from hub.journal import Scope
-from hub.models import OPEN_STATUSES, Conversation, IdempotencyKey, table
+from hub.models import Conversation, IdempotencyKey, is_open, table
 from hub.outbox import Dispatcher
 from providers import Opened
 
@@ -55,6 +55,8 @@ class NewConversation:
 class Created:
     conversation_id: str
     created: bool
+    # The new conversation as written (routing starts from it without reading it back).
+    conversation: Conversation | None = None
 
 
 async def create(scope: Scope, new: NewConversation) -> Created:
@@ -84,7 +86,7 @@ async def create(scope: Scope, new: NewConversation) -> Created:
         sa.select(CONVERSATIONS.c.id).where(
             CONVERSATIONS.c.bot_id == new.bot_id,
             CONVERSATIONS.c.session_id == new.session_id,
-            CONVERSATIONS.c.status.in_(OPEN_STATUSES),
+            is_open(CONVERSATIONS.c.status),
         )
     )
     if open_id is not None and not new.reattach:
@@ -95,7 +97,7 @@ async def create(scope: Scope, new: NewConversation) -> Created:
     if open_id is None:
         now = scope.now
         open_id = new_id("c")
-        scope.create_conversation(
+        state = scope.create_conversation(
             {
                 "id": open_id,
                 "bot_id": new.bot_id,
@@ -132,7 +134,11 @@ async def create(scope: Scope, new: NewConversation) -> Created:
                 "created_at": scope.now,
             },
         )
-    return Created(open_id, created=created)
+    if created:
+        return Created(
+            open_id, created=True, conversation=Conversation.model_construct(**state.row)
+        )
+    return Created(open_id, created=False)
 
 
 async def enter_step(

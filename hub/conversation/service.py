@@ -207,7 +207,7 @@ class ConversationService:
         """Create (or find) the conversation and, if new, route it along its chain."""
         created = await self.journal.run(partial(opening.create, new=new))
         if created.created:
-            await self.route(created.conversation_id, fresh=True)
+            await self.route(created.conversation_id, fresh=True, known=created.conversation)
         return created
 
     async def route(
@@ -218,6 +218,7 @@ class ConversationService:
         fresh: bool = False,
         skipped: tuple[str, ...] = (),
         moved: bool = False,
+        known: Conversation | None = None,
     ) -> None:
         """Walk the chain from step ``start`` until a provider takes the conversation.
 
@@ -225,9 +226,12 @@ class ConversationService:
         ``out_of_hours`` steps instead (and the conversation remembers that). ``skipped``
         carries the reasons of steps passed before (a wait limit that ran out); ``moved``
         says the user was waiting at an earlier step, and is told why it was passed when
-        the next step queues them again."""
+        the next step queues them again. ``known`` is the conversation as just written,
+        when the caller has it."""
         with log_context(conversation=conversation_id):
-            await self._route(conversation_id, start, fresh=fresh, skipped=skipped, moved=moved)
+            await self._route(
+                conversation_id, start, fresh=fresh, skipped=skipped, moved=moved, known=known
+            )
 
     async def _route(
         self,
@@ -237,9 +241,12 @@ class ConversationService:
         fresh: bool,
         skipped: tuple[str, ...],
         moved: bool,
+        known: Conversation | None,
     ) -> None:
-        async with self.database.read() as conn:
-            conversation = await get_conversation(conversation_id, conn=conn)
+        conversation = known
+        if conversation is None:
+            async with self.database.read() as conn:
+                conversation = await get_conversation(conversation_id, conn=conn)
         if conversation is None:
             raise NotFound(f"conversation {conversation_id!r} does not exist")
         queue = self.router.get(conversation.queue)

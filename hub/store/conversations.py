@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.models import OPEN_STATUSES, Conversation, Media, Message, table
+from hub.models import Conversation, Media, Message, is_open, table
 
 CONVERSATIONS = table(Conversation)
 MESSAGES = table(Message)
@@ -39,6 +39,6 @@ async def live_messages(conversation_id: str, *, conn: AsyncConnection) -> list[
 async def open_heads(*, conn: AsyncConnection) -> dict[str, int]:
     """The last seq of every open conversation (what streams resuming after a restart ask)."""
     query = sa.select(CONVERSATIONS.c.id, CONVERSATIONS.c.last_seq).where(
-        CONVERSATIONS.c.status.in_(OPEN_STATUSES)
+        is_open(CONVERSATIONS.c.status)
     )
     return dict((await conn.execute(query)).tuples().all())
