@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from hub.api import conversations, escalations, events, health, media, openapi  
 from hub.api.bots import BotDirectory
 from hub.api.cors import cors_middleware
 from hub.api.errors import error_middleware
+from hub.api.rate_limits import RateLimiter, rate_limit_middleware
 from hub.api.registry import api
 from hub.api.request_text import request_text_middleware
 from hub.callbacks import KIND as CALLBACK_KIND
@@ -63,12 +65,18 @@ def create_app(
     without the work a serving hub does on its own: no scheduler, no outbox deliveries."""
     app = web.Application(
         # CORS outermost: browsers on other origins must be able to read error answers too.
-        middlewares=[cors_middleware, error_middleware, request_text_middleware],
+        middlewares=[
+            cors_middleware,
+            rate_limit_middleware,
+            error_middleware,
+            request_text_middleware,
+        ],
         client_max_size=settings.limits.max_upload_bytes + 64 * 1024,
     )
     app[keys.SETTINGS] = settings
     app[keys.BACKGROUND] = background
     app[keys.CLOCK] = clock or Clock()
+    app[keys.RATE_LIMITER] = RateLimiter(settings.rate_limits, time.monotonic)
     install_telemetry(app)
     if settings.trusted_proxies:  # first: every other middleware sees the client's address
         app.middlewares.insert(0, forwarded_middleware(parse_networks(settings.trusted_proxies)))

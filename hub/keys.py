@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from hub.agents.live import LiveChannel
     from hub.agents.workspace import HubWorkspace
     from hub.api.bots import BotDirectory
+    from hub.api.rate_limits import RateLimiter
     from hub.callbacks import CallbackDirectory
     from hub.chatlayer.channel import ChatlayerChannel
     from hub.clock import Clock
@@ -57,3 +58,4 @@ CALLBACKS: web.AppKey[CallbackDirectory] = web.AppKey("callbacks")
 FAILOVER: web.AppKey[Failover] = web.AppKey("failover")
 CHATLAYER: web.AppKey[ChatlayerChannel] = web.AppKey("chatlayer")
 METRICS: web.AppKey[HubMetrics] = web.AppKey("metrics")
+RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("rate_limiter")

@@ -65,6 +65,22 @@ class Limits(Strict):
     max_inquiry_chars: int = Field(4_000, ge=1)
 
 
+class RateLimit(Strict):
+    """A token bucket: ``burst`` requests at once, refilled at ``per_second`` (0: no limit)."""
+
+    per_second: float = Field(ge=0)
+    burst: int = Field(ge=1)
+
+
+class RateLimits(Strict):
+    """429 with Retry-After past these, on /v1/ and /providers/ (hub/api/rate_limits.py).
+    Generous by default: a person, a bot or a platform in normal use stays far below."""
+
+    per_bot: RateLimit = Field(default_factory=lambda: RateLimit(per_second=200, burst=400))
+    per_conversation: RateLimit = Field(default_factory=lambda: RateLimit(per_second=20, burst=60))
+    per_address: RateLimit = Field(default_factory=lambda: RateLimit(per_second=500, burst=1000))
+
+
 class BotSettings(Strict):
     """A bot declared in the config file (bots can also be added with ``offload-hub bots add``)."""
 
@@ -220,6 +236,7 @@ class Settings(BaseSettings):
     # The event loop of `offload-hub serve`: uvloop when installed ("auto"), or "asyncio".
     event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
     limits: Limits = Field(default_factory=Limits)
+    rate_limits: RateLimits = Field(default_factory=RateLimits)
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
     bots: dict[str, BotSettings] = Field(default_factory=dict)
     providers: dict[str, ProviderInstanceSettings] = Field(default_factory=dict)

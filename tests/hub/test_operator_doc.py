@@ -43,7 +43,7 @@ def test_the_example_config_loads_and_every_adapter_takes_its_part(tmp_path, mon
 
 
 def test_every_setting_in_the_tables_exists():
-    from hub.settings import Lifecycle, Limits, Settings
+    from hub.settings import Lifecycle, Limits, RateLimits, Settings
     from providers.desk import DeskConfig
 
     settings_tables = re.findall(r"^\| key \|.*?\n(?:\|.*\n)+", DOC, re.M)
@@ -53,6 +53,7 @@ def test_every_setting_in_the_tables_exists():
         set(Settings.model_fields)
         | set(Lifecycle.model_fields)
         | set(Limits.model_fields)
+        | set(RateLimits.model_fields)
         | set(DeskConfig.model_fields)
     )
     assert documented <= known, documented - known

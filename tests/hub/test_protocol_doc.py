@@ -123,7 +123,6 @@ def test_the_error_table_lists_every_code_the_hub_answers():
         "transfer_failed",
         "invalid_link",
         "method_not_allowed",
-        "rate_limited",
         "internal_error",
         "error",
         "unauthorized",
