@@ -50,7 +50,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400 or not request.path.startswith(("/v1/", "/providers/")):
             raise
         message = exc.text if exc.text and not exc.text.startswith(str(exc.status)) else exc.reason
-        return error_response(exc.status, _CODES.get(exc.status, "error"), message)
+        response = error_response(exc.status, _CODES.get(exc.status, "error"), message)
+        if "Allow" in exc.headers:  # 405: the methods the resource does serve
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except (OperationalError, PoolTimeout):
         log.exception("database unavailable while serving %s %s", request.method, request.path)
         return error_response(503, "unavailable", "the database is unavailable; try again")

@@ -12,7 +12,13 @@ from hub.api.auth import authenticate_bot, by_public_id
 from hub.api.bodies import read_json, validate
 from hub.api.presenters import escalation_out
 from hub.api.registry import api, json_response
-from hub.api.schemas import AvailabilityOut, AvailabilityQuery, EscalationIn, EscalationOut
+from hub.api.schemas import (
+    LANGUAGE_PATTERN,
+    AvailabilityOut,
+    AvailabilityQuery,
+    EscalationIn,
+    EscalationOut,
+)
 from hub.conversation.opening import NewConversation
 from hub.errors import Invalid, NotFound
 from hub.store.conversations import get_conversation
@@ -27,9 +33,15 @@ UNMATCHED_QUEUE = "unmatched"
     tag="escalation",
     summary="Can a human take over now?",
     query={
-        "queue": ("string", "A queue name; without it the bot's first matching queue."),
-        "language": ("string", "The user's language (en, en-GB, ...)."),
-        "skills": ("string", "Comma-separated skills the queue must have."),
+        "queue": (
+            {"type": "string", "maxLength": 40},
+            "A queue name; without it the bot's first matching queue.",
+        ),
+        "language": (
+            {"type": "string", "maxLength": 20, "pattern": LANGUAGE_PATTERN},
+            "The user's language (en, en-GB, ...).",
+        ),
+        "skills": ("string", "Comma-separated skills the queue must have (at most 20)."),
     },
     responses={200: AvailabilityOut},
     auth=BOT_AUTH,
@@ -75,7 +87,12 @@ def _request_hash(body: EscalationIn) -> str:
     tag="escalation",
     summary="Hand a conversation to a human",
     body=EscalationIn,
-    headers={"Idempotency-Key": "Replays with the same key return the same conversation."},
+    headers={
+        "Idempotency-Key": (
+            {"type": "string", "minLength": 1, "maxLength": 200},
+            "Replays with the same key return the same conversation.",
+        )
+    },
     responses={201: EscalationOut, 200: EscalationOut},
     auth=BOT_AUTH,
     errors=(400, 401, 403, 409, 413, 415, 422),

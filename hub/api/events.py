@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 GOING_AWAY = 1001
 MAX_WAIT = 30.0
 MAX_PAGE = 1000
+MAX_SEQ = 2**31 - 1  # the largest seq the database's column holds
 
 
 def relayed(metrics: HubMetrics, envelopes: list[Envelope], transport: str) -> None:
@@ -60,12 +61,15 @@ def _int_param(request: web.Request, name: str, default: int, low: int, high: in
 
 
 def _resume_point(request: web.Request) -> int:
-    after = _int_param(request, "after", -1, 0, 2**31)
+    after = _int_param(request, "after", -1, 0, MAX_SEQ)
     if after >= 0:
         return after
     last_event_id = request.headers.get("Last-Event-ID", "").strip()
     if last_event_id:
-        if not last_event_id.isdigit():
+        if (
+            not (last_event_id.isascii() and last_event_id.isdigit())
+            or int(last_event_id) > MAX_SEQ
+        ):
             raise Invalid("Last-Event-ID: must be the seq of an event")
         return int(last_event_id)
     return 0
@@ -77,12 +81,26 @@ def _resume_point(request: web.Request) -> int:
     tag="events",
     summary="The conversation's events: WebSocket, Server-Sent Events or long-poll",
     query={
-        "after": ("integer", "Resume after this seq (all transports)."),
-        "wait": ("number", "Long-poll: seconds to wait for something new (0 to 30)."),
-        "limit": ("integer", "Long-poll: at most this many events (1 to 1000)."),
+        "after": (
+            {"type": "integer", "minimum": 0, "maximum": MAX_SEQ},
+            "Resume after this seq (all transports).",
+        ),
+        "wait": (
+            {"type": "integer", "minimum": 0, "maximum": int(MAX_WAIT)},
+            "Long-poll: seconds to wait for something new.",
+        ),
+        "limit": (
+            {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+            "Long-poll: at most this many events.",
+        ),
         "token": ("string", "The conversation token (browsers cannot set headers here)."),
     },
-    headers={"Last-Event-ID": "SSE: resume after this seq."},
+    headers={
+        "Last-Event-ID": (
+            {"type": "string", "pattern": "^[0-9]{1,10}$"},
+            "SSE: resume after this seq.",
+        )
+    },
     responses={200: EventsPageOut, 101: "WebSocket: one text frame per envelope."},
     auth=CONVERSATION_AUTH,
     errors=(401, 403, 404, 422),

@@ -11,12 +11,13 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 import hub
-from hub.api.registry import Operation, api, json_response
+from hub.api.registry import Operation, ParamSchema, api, json_response
 from hub.api.schemas import ErrorOut
 
 REF = "#/components/schemas/{model}"
 _STATUS_TEXT = {
-    400: "Malformed request (for example invalid JSON).",
+    400: "Malformed request: invalid JSON, or text that breaks the text rules (a NUL, a lone "
+    "surrogate, JSON deeper than 32 levels, a key twice, a number that is not finite).",
     401: "Missing, wrong or expired credentials.",
     403: "The credentials do not allow this (another conversation, a foreign origin).",
     404: "No such conversation or file (another bot's conversations are not found either).",
@@ -24,6 +25,17 @@ _STATUS_TEXT = {
     413: "The body or the file is too large.",
     415: "The body is not of an accepted type.",
     422: "The body does not fit the schema; `fields` names each problem.",
+    429: "Too many calls from this bot key, conversation token or address: wait Retry-After.",
+    503: "The database is unavailable; try again.",
+}
+# Every operation may answer these: the text rules on its path, query and headers (400),
+# the rate limits (429) and a database that is down (503).
+COMMON_ERRORS = (400, 429, 503)
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Whole seconds to wait before calling again.",
+        "schema": {"type": "integer", "minimum": 1},
+    }
 }
 SECURITY_SCHEMES = {
     "botKey": {
@@ -56,6 +68,10 @@ def _models(operations: list[Operation]) -> list[type[BaseModel]]:
     return list(found.values())
 
 
+def _schema(kind: ParamSchema) -> dict[str, Any]:
+    return {"type": kind} if isinstance(kind, str) else kind
+
+
 def _operation(operation: Operation) -> dict[str, Any]:
     parameters: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -67,17 +83,18 @@ def _operation(operation: Operation) -> dict[str, Any]:
                 "name": name,
                 "in": "query",
                 "required": False,
-                "schema": {"type": kind},
+                "schema": _schema(kind),
                 "description": description,
             }
         )
-    for name, description in operation.headers.items():
+    for name, declared in operation.headers.items():
+        kind, description = declared if isinstance(declared, tuple) else ("string", declared)
         parameters.append(
             {
                 "name": name,
                 "in": "header",
                 "required": False,
-                "schema": {"type": "string"},
+                "schema": _schema(kind),
                 "description": description,
             }
         )
@@ -129,11 +146,13 @@ def _operation(operation: Operation) -> dict[str, Any]:
         spec["responses"]["200"]["content"]["text/event-stream"] = {
             "schema": {"type": "string", "description": "SSE: `id: <seq>`, `data: <envelope>`"}
         }
-    for status in operation.errors:
+    for status in sorted({*operation.errors, *COMMON_ERRORS}):
         spec["responses"][str(status)] = {
             "description": _STATUS_TEXT[status],
             "content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorOut")}}},
         }
+        if status == 429:
+            spec["responses"][str(status)]["headers"] = RETRY_AFTER
     if operation.auth:
         spec["security"] = [{scheme: []} for scheme in operation.auth]
     return spec

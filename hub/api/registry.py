@@ -11,6 +11,8 @@ from aiohttp import web
 from pydantic import BaseModel
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# A parameter's JSON schema: a type name ("integer"), or the whole schema with its bounds.
+ParamSchema = str | dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -23,8 +25,8 @@ class Operation:
     body: type[BaseModel] | None
     multipart: dict[str, str] | None
     responses: dict[int, type[BaseModel] | str]
-    query: dict[str, tuple[str, str]]
-    headers: dict[str, str]
+    query: dict[str, tuple[ParamSchema, str]]
+    headers: dict[str, str | tuple[ParamSchema, str]]
     auth: tuple[str, ...]
     tag: str
     streams: bool = False
@@ -46,8 +48,8 @@ class ApiRoutes:
         body: type[BaseModel] | None = None,
         multipart: dict[str, str] | None = None,
         responses: dict[int, type[BaseModel] | str],
-        query: dict[str, tuple[str, str]] | None = None,
-        headers: dict[str, str] | None = None,
+        query: dict[str, tuple[ParamSchema, str]] | None = None,
+        headers: dict[str, str | tuple[ParamSchema, str]] | None = None,
         auth: tuple[str, ...] = (),
         errors: tuple[int, ...] = (),
         streams: bool = False,

@@ -35,7 +35,8 @@ MAX_SKILLS = 20
 Skill = Annotated[str, Field(min_length=1, max_length=100)]
 
 
-Language = Annotated[str, Field(max_length=20, pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")]
+LANGUAGE_PATTERN = r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$"
+Language = Annotated[str, Field(max_length=20, pattern=LANGUAGE_PATTERN)]
 QueueName = Annotated[str, Field(max_length=40)]
 
 
@@ -132,7 +133,9 @@ class CloseIn(Body):
 
 
 class RatingIn(Body):
-    value: str | int = Field(description="The SDK's rating value, e.g. '1'..'5' or 'yes'/'no'.")
+    value: Annotated[str, Field(min_length=1, max_length=40)] | int = Field(
+        description="The SDK's rating value, e.g. '1'..'5' or 'yes'/'no'."
+    )
     comment: str | None = Field(None, max_length=2000)
 
     @field_validator("value")

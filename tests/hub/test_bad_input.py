@@ -506,3 +506,15 @@ async def test_a_browser_reattaches_by_token_only(hub):
     assert again.status == 201, await again.text()
     assert (await again.json())["conversationId"] != opened["conversationId"]
     await hub.settled()
+
+
+async def test_resume_points_past_what_a_seq_can_be(hub, open_conversation):
+    headers = hub.chatbot.token_headers(open_conversation)
+    path = f"/v1/conversations/{open_conversation}/events"
+    await expect_error(await hub.client.get(path, params={"after": 2**31}, headers=headers), 422)
+    for last in (str(2**31), "²", "99999999999999999999"):
+        await expect_error(
+            await hub.client.get(path, headers={**headers, "Last-Event-ID": last}), 422
+        )
+    page = await hub.client.get(path, params={"after": 2**31 - 1}, headers=headers)
+    assert (await page.json())["events"] == []
