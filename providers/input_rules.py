@@ -28,6 +28,7 @@ MAX_DEPTH = 32
 MAX_URL_CHARS = 2000
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 
 
 class InputError(ValueError):
@@ -146,12 +147,28 @@ def loads(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
         raise InputError("too_deep", "", f"is nested deeper than {max_depth} levels") from None
     except ValueError as exc:
         raise InputError("invalid_json", "", f"the body is not valid JSON: {exc}") from None
-    # A NUL or a lone surrogate can only come in as a \u escape (raw control characters
-    # are not JSON, and UTF-8 cannot encode a surrogate), or in a str that already held
-    # one; depth past the limit needs that many brackets. Most bodies need no walk at all.
-    if raw_surrogates or "\\u" in text or text.count("{") + text.count("[") > max_depth:
+    # A NUL or a lone surrogate can only come in as a \u0000 or \uD800-\uDFFF escape (raw
+    # control characters are not JSON, and UTF-8 cannot encode a surrogate), or in a str
+    # that already held one; depth past the limit needs that many brackets. Most bodies
+    # need neither walk (non-ASCII text escaped as \u00e9 needs none).
+    if raw_surrogates or _SUSPECT_ESCAPE.search(text):
         check_value(value, max_depth=max_depth)
+    elif text.count("{") + text.count("[") > max_depth and _deeper_than(value, max_depth):
+        check_value(value, max_depth=max_depth)  # to name where
     return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether containers nest more than ``limit`` levels (scalars are not looked at)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in item.values() if type(item) is dict else item:
+            if type(child) is dict or type(child) is list:
+                stack.append((child, depth + 1))
+    return False
 
 
 def _text(value: str) -> str:
