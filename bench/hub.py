@@ -82,6 +82,12 @@ def config_text(
         "\n".join(lines)
         + f"""
 
+# The bench's load all comes from one address and one bot key: no rate limits here.
+[rate_limits]
+per_address = {{ per_second = 0, burst = 1 }}
+per_bot = {{ per_second = 0, burst = 1 }}
+per_conversation = {{ per_second = 0, burst = 1 }}
+
 [bots.{BOT_ID}]
 name = "Bench bot"
 secret = "{BOT_SECRET}"
