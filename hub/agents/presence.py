@@ -25,11 +25,13 @@ async def set_presence(app: web.Application, agent_id: str, presence: str) -> Ag
     return agent
 
 
-async def presence_changed(app: web.Application, agent_id: str, presence: str) -> None:
+async def presence_changed(
+    app: web.Application, agent_id: str, presence: str, *, vanished: bool = False
+) -> None:
     """Every desk re-plans (offers withdrawn, or new ones); the agent's dashboards hear it."""
     workspace = app[keys.WORKSPACE]
     for desk in list(workspace.desks.values()):
-        await desk.presence_changed(agent_id)
+        await desk.presence_changed(agent_id, vanished=vanished)
     workspace.notify(agent_id, {"type": "presence", "presence": presence})
 
 

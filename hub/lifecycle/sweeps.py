@@ -275,8 +275,8 @@ class Lifecycle:
     # -- presence ------------------------------------------------------------------------------
 
     async def presence(self) -> int:
-        """An agent whose dashboard stopped heartbeating goes offline (their offers go
-        back to the queue, and their chats too if the desk is configured so)."""
+        """An agent whose dashboard stopped heartbeating goes offline: their offers and
+        their chats go back to the queue (nobody would answer them there)."""
         timeout = self.settings.presence_timeout_seconds
         if timeout <= 0:
             return 0
@@ -297,7 +297,7 @@ class Lifecycle:
         gone = await self.journal.run(work, isolated=True)
         for agent_id in gone:
             log.info("agent %s went offline: no heartbeat for %gs", agent_id, timeout)
-            await presence_changed(self.app, agent_id, "offline")
+            await presence_changed(self.app, agent_id, "offline", vanished=True)
         return len(gone)
 
     # -- queue positions -----------------------------------------------------------------------

@@ -56,8 +56,9 @@ class DeskConfig(ProviderConfig):
     # An agent an offer expired on, or who sent the chat back to the queue, is not offered
     # that conversation again for this long (0: at once).
     reoffer_after_seconds: float = Field(300.0, ge=0)
-    # When an agent goes offline (or their dashboard stops heartbeating), their chats go
-    # back to the queue too, not only their offers.
+    # When an agent sets themselves offline (or signs out), their chats go back to the
+    # queue too, not only their offers. (An agent whose dashboard vanished, or who is
+    # disabled, always gives their chats back: nobody would answer there.)
     requeue_on_offline: bool = False
 
 
@@ -410,7 +411,10 @@ class DeskProvider(Provider):
         self.workspace.notify(self.audience, {"type": "inbox.changed"})
         await self.dispatch()
 
-    async def presence_changed(self, agent_id: str) -> None:
+    async def presence_changed(self, agent_id: str, *, vanished: bool = False) -> None:
+        """Offers of an agent who is not online go back. Their chats go back too when they
+        are gone (disabled, or their dashboard vanished: ``vanished``), or, with
+        ``requeue_on_offline``, when they set themselves offline or sign out."""
         agent = await self.workspace.agent(agent_id)
         if agent is None or agent.presence != "online":
             returned = await self.workspace.withdraw_offers(agent_id)
@@ -418,7 +422,8 @@ class DeskProvider(Provider):
                 self.workspace.notify(
                     agent_id, {"type": "offers.withdrawn", "conversationIds": returned}
                 )
-        if (agent is None or agent.presence == "offline") and self.config.requeue_on_offline:
+        offline = agent is None or agent.presence == "offline"
+        if offline and (agent is None or vanished or self.config.requeue_on_offline):
             for conversation_id in await self.workspace.assigned(self.instance, agent_id):
                 await self.workspace.requeue(
                     self.instance, conversation_id, queue=None, skills=None

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from hub import keys
-from hub.agents.presence import set_presence
+from hub.agents.presence import presence_changed, set_presence
 from hub.clock import ManualClock
 from providers import Agent
 from tests.support.chatbot import start_hub
@@ -231,11 +231,12 @@ async def test_an_idle_chat_is_warned_then_closed(hub_factory, clock):
     assert [(c.reason, c.by) for c in provider.called("close")] == [("idle", "hub")]
 
 
-@pytest.mark.parametrize("requeue", [True, False])
-async def test_an_agent_without_heartbeat_goes_offline(hub_factory, clock, requeue):
+async def test_an_agent_without_heartbeat_goes_offline_and_their_chats_wait_again(
+    hub_factory, clock
+):
     hub = await hub_factory(
         clock=clock,
-        providers={"desk": {"type": "desk", "requeue_on_offline": requeue}},
+        providers={"desk": {"type": "desk"}},  # requeue_on_offline: false, the default
         queues=[{"name": "support", "chain": ["desk"]}],
         **lifecycle(presence_timeout_seconds=90),
     )
@@ -252,12 +253,43 @@ async def test_an_agent_without_heartbeat_goes_offline(hub_factory, clock, reque
     assert (await tick(hub))["presence"] == 1
     assert (await agents.get(ana)).presence == "offline"
     assert (await agents.get(ben)).presence == "online"
-    if requeue:
-        assert messages(await hub.chatbot.actions(held))[-2:] == ["agent-left", "queue-position"]
-        assert [w.offered_to for w in await workspace.waiting("desk")] == [ben]
-    else:
-        assert await workspace.holder(held) == ana
+    # Nobody would answer her chat: it waits in the queue again (offered to Ben).
+    assert messages(await hub.chatbot.actions(held))[-2:] == ["agent-left", "queue-position"]
+    assert [w.offered_to for w in await workspace.waiting("desk")] == [ben]
     assert (await tick(hub))["presence"] == 0  # already offline: nothing more happens
+
+
+@pytest.mark.parametrize("requeue", [True, False])
+async def test_an_agent_who_sets_offline_keeps_their_chats_unless_configured(hub_factory, requeue):
+    hub = await hub_factory(
+        providers={"desk": {"type": "desk", "requeue_on_offline": requeue}},
+        queues=[{"name": "support", "chain": ["desk"]}],
+        **lifecycle(),
+    )
+    agents, workspace = hub.app[keys.AGENTS], hub.app[keys.WORKSPACE]
+    ana = (await agents.create("ana@example.com", "Ana", "correct horse battery")).id
+    await set_presence(hub.app, ana, "online")
+    held = (await hub.chatbot.escalate("s1"))["conversationId"]
+    await workspace.desks["desk"].accept(ana, held)
+    await set_presence(hub.app, ana, "offline")
+    assert await workspace.holder(held) == (None if requeue else ana)
+
+
+async def test_a_disabled_agent_gives_their_chats_back(hub_factory):
+    hub = await hub_factory(
+        providers={"desk": {"type": "desk"}},
+        queues=[{"name": "support", "chain": ["desk"]}],
+        **lifecycle(),
+    )
+    agents, workspace = hub.app[keys.AGENTS], hub.app[keys.WORKSPACE]
+    ana = (await agents.create("ana@example.com", "Ana", "correct horse battery")).id
+    await set_presence(hub.app, ana, "online")
+    held = (await hub.chatbot.escalate("s1"))["conversationId"]
+    await workspace.desks["desk"].accept(ana, held)
+    await agents.set_disabled(ana, True)  # what the admin's Disable does, then:
+    await presence_changed(hub.app, ana, "offline")
+    assert await workspace.holder(held) is None
+    assert messages(await hub.chatbot.actions(held))[-2:] == ["agent-left", "queue-position"]
 
 
 async def test_deadlines_are_acted_on_once_by_two_hubs_at_once(
