@@ -88,6 +88,8 @@ class Conversation(SQLModel, table=True):
             sqlite_where=_open_only(*OPEN_STATUSES),
             postgresql_where=_open_only(*OPEN_STATUSES),
         ),
+        # The wait estimate: a queue's last waits, newest first, on every availability call.
+        sa.Index("ix_conversations_queue_assigned_at", "queue", "assigned_at"),
     )
 
     id: str = Field(primary_key=True, sa_type=sa.String(40))

@@ -87,7 +87,7 @@ class WaitClocks:
 
     async def limit_requeued(self) -> int:
         """A queued conversation without a deadline (put back in the queue) gets its
-        step's wait limit again, from now."""
+        step's wait limit again, from now, and a new no-agents clock."""
 
         async def work(scope: Scope) -> int:
             c = CONVERSATIONS.c
@@ -114,7 +114,9 @@ class WaitClocks:
                     else self.settings.wait_limit_seconds
                 )
                 conversation.set(
-                    deadline_at=scope.now + timedelta(seconds=limit), deadline_kind="wait-limit"
+                    deadline_at=scope.now + timedelta(seconds=limit),
+                    deadline_kind="wait-limit",
+                    unattended_since=None,
                 )
                 limited += 1
             return limited
@@ -124,7 +126,6 @@ class WaitClocks:
     async def watch_unattended(self) -> int:
         """Start, stop or act on each waiting conversation's no-agents clock; returns how
         many are passed on now."""
-        await self._forget_stale()
         async with self.database.read() as conn:
             rows = list(await conn.execute(_waiting_query()))
         verdicts: dict[str, bool] = {}
@@ -178,16 +179,3 @@ class WaitClocks:
                 self.settings.no_agents_seconds,
             )
         return len(passed)
-
-    async def _forget_stale(self) -> None:
-        """A clock left on a conversation that is no longer waiting is stopped."""
-
-        async def work(scope: Scope) -> None:
-            c = CONVERSATIONS.c
-            await scope.conn.execute(
-                sa.update(CONVERSATIONS)
-                .where(c.unattended_since.is_not(None), c.status != "queued")
-                .values(unattended_since=None)
-            )
-
-        await self.journal.run(work, isolated=True)
