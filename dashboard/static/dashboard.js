@@ -182,24 +182,78 @@
   localTimes(document);
   setInterval(tickTimes, 15000);
 
+  // -- where focus goes when a page opens ------------------------------------------------------
+
+  /* To what the page marks (data-focus: the message box of a chat the agent holds, an
+     error after a form), else to the page's heading; a link to a place on the page keeps
+     its place. Screen readers then start where the page does, not at the top bar. */
+  function placeFocus() {
+    if (location.hash) return;
+    const target = document.querySelector("main [data-focus]") || document.querySelector("main h1");
+    if (!target) return;
+    if (target.tabIndex < 0 && !target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
+    target.focus();
+  }
+  placeFocus();
+
   // -- notices ---------------------------------------------------------------------------------
 
+  /* Notices are lines in a polite live region (no sound; screen readers announce each line
+     once, as it is added). A notice about an offer to me stays while the offer is pending;
+     the others go after 15 s. The same words again add nothing. */
   const notice = byId("notice");
-  let noticeTimer = null;
+  const NOTICE_SECONDS = 15;
 
-  /* A visual notice (no sound): a polite live region screen readers announce too. */
-  function notify(text, isError = false) {
+  function noticeLines() {
+    return notice ? [...notice.children] : [];
+  }
+
+  function notify(text, { error = false, offer = null, about = null } = {}) {
     if (!notice) return;
-    notice.textContent = text;
-    notice.classList.toggle("is-error", isError);
-    notice.classList.remove("flash");
-    void notice.offsetWidth; // restart the highlight
-    notice.classList.add("flash");
-    notice.hidden = false;
-    clearTimeout(noticeTimer);
-    noticeTimer = setTimeout(() => {
-      notice.hidden = true;
-    }, 15000);
+    // A line about the same conversation says the news in its place (its offer, say).
+    const key = about || offer;
+    let line = noticeLines().find(
+      (node) => node.textContent === text || (key && node.dataset.about === key)
+    );
+    if (line && line.textContent === text && !error) {
+      if (offer) keepWhileOffered(line, offer);
+      return;
+    }
+    const added = !line;
+    if (added) {
+      line = document.createElement("p");
+      line.className = "notice";
+    }
+    line.textContent = text;
+    line.classList.toggle("is-error", error);
+    if (key) line.dataset.about = key;
+    line.classList.remove("flash");
+    if (!added) void line.offsetWidth; // restart the highlight
+    line.classList.add("flash");
+    clearTimeout(line.timer);
+    if (offer) keepWhileOffered(line, offer);
+    else line.timer = setTimeout(() => line.remove(), NOTICE_SECONDS * 1000);
+    if (added) notice.appendChild(line); // whole: announced as one
+  }
+
+  function keepWhileOffered(line, offer) {
+    clearTimeout(line.timer);
+    line.dataset.about = offer;
+    line.dataset.offer = offer;
+  }
+
+  /* The offers pending now (from the inbox state): the notice of one no longer pending goes. */
+  function offersNow(ids) {
+    for (const line of noticeLines()) {
+      if (line.dataset.offer && !ids.has(line.dataset.offer)) line.remove();
+    }
+  }
+
+  // What the server said after the action that led here: put in once the page is there,
+  // so that screen readers announce it (text present when a page loads is not announced).
+  if (notice && notice.dataset.said) {
+    const said = notice.dataset.said;
+    setTimeout(() => notify(said), 100);
   }
 
   // -- the live channel -----------------------------------------------------------------------
@@ -269,7 +323,7 @@
         notify("You are " + status.selectedOptions[0].textContent.trim().toLowerCase() + ".");
       } catch (error) {
         status.value = current;
-        notify(error.message, true);
+        notify(error.message, { error: true });
       }
     });
     handlers.push((event) => {
@@ -288,7 +342,7 @@
   let inboxBusy = false;
   let inboxAgain = false;
   let inboxTimer = null;
-  let offerPending = false;
+  let offered = null; // a conversation just offered to me, told by the next refresh
   let announced = null; // the last new conversation a notice told about: {id, text}
   const OFFERED = " (offered to you)";
 
@@ -334,14 +388,21 @@
       // One notice for what this refresh found: a new conversation (saying when it is
       // offered to you), else an offer of one announced before.
       const first = state.waiting.find((row) => fresh.has(row.id));
+      const offer = offered && state.waiting.find((row) => row.id === offered && row.offered_to_me);
+      if (offer) offered = null; // else a refresh asked before the offer: the next one has it
       if (first) {
         const more = fresh.size > 1 ? " (and " + (fresh.size - 1) + " more)" : "";
         announced = { id: first.id, text: "New conversation waiting: " + first.user + " – " + first.inquiry + more };
-        notify(announced.text + (first.offered_to_me ? OFFERED : ""));
-      } else if (offerPending) {
-        notify("A conversation is offered to you: accept it in the inbox.");
+        if (first.offered_to_me) notify(announced.text + OFFERED, { offer: first.id });
+        else notify(announced.text, { about: first.id });
+      } else if (offer && announced && announced.id === offer.id) {
+        notify(announced.text + OFFERED, { offer: offer.id });
+      } else if (offer) {
+        notify("Offered to you: " + offer.user + " – " + offer.inquiry + ". Accept it in the inbox.", {
+          offer: offer.id,
+        });
       }
-      offerPending = false;
+      offersNow(new Set(state.waiting.filter((row) => row.offered_to_me).map((row) => row.id)));
     } catch (error) {
       console.error(error);
     } finally {
@@ -371,10 +432,7 @@
   ]);
   handlers.push((event) => {
     if (INBOX_EVENTS.has(event.type)) soonRefreshInbox();
-    if (event.type === "offer") {
-      if (announced && announced.id === event.conversationId) notify(announced.text + OFFERED);
-      else offerPending = true; // told by the refresh this event triggers
-    }
+    if (event.type === "offer") offered = event.conversationId; // told by the refresh it triggers
     if (event.type === "assigned") notify("A conversation was transferred to you.");
     if (event.type === "taken_over") {
       notify(event.by + " took over one of your conversations.");
@@ -391,7 +449,8 @@
     const conversationId = body.dataset.conversation;
     const mine = body.dataset.mine === "true";
     const here = base + "conversations/" + encodeURIComponent(conversationId) + "/";
-    const log = byId("messages");
+    const logBox = byId("messages"); // the log region, which scrolls
+    const log = logBox.querySelector("ol"); // its list of messages
     const typing = byId("typing");
     const ended = byId("ended");
     const compose = byId("compose");
@@ -411,7 +470,7 @@
     let typingTimer = null;
 
     const scrollDown = () => {
-      log.scrollTop = log.scrollHeight;
+      logBox.scrollTop = logBox.scrollHeight;
     };
     scrollDown();
 
@@ -656,7 +715,7 @@
           notes.appendChild(fromTemplate("note", answer.note));
           noteBox.value = "";
         } catch (error) {
-          notify(error.message, true);
+          notify(error.message, { error: true });
         }
       });
     }

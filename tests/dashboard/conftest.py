@@ -10,6 +10,8 @@ from playwright.async_api import Browser
 from tests.conftest import HubFactory
 from tests.dashboard.browser import chromium
 from tests.dashboard.support import DESK, AgentSession, agent_session
+from tests.hub.test_callbacks import Receiver
+from tests.providers.smtp_server import MailServer, mail_server
 from tests.support.chatbot import Hub
 
 OpenSession = Callable[..., Awaitable[AgentSession]]
@@ -18,6 +20,22 @@ OpenSession = Callable[..., Awaitable[AgentSession]]
 @pytest.fixture
 async def desk_hub(hub_factory: HubFactory) -> Hub:
     return await hub_factory(**DESK)
+
+
+@pytest.fixture
+async def plain() -> AsyncIterator[MailServer]:
+    """A real SMTP server without TLS or authentication, for the email provider."""
+    async with mail_server("none") as server:
+        yield server
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A bot's callback endpoint on 127.0.0.1."""
+    receiver = Receiver()
+    await receiver.start()
+    yield receiver
+    await receiver.stop()
 
 
 @pytest.fixture

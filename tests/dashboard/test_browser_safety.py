@@ -6,6 +6,7 @@ And the admins' live overview and the bot key shown once."""
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import pytest
@@ -93,7 +94,9 @@ async def test_the_admins_live_overview_and_a_bot_key_shown_once(
 
         await page.get_by_role("link", name="Overview").click()
         figures = {
-            key: page.get_by_role("group", name=label, exact=True).get_by_role("definition")
+            key: page.get_by_role("term")
+            .filter(has_text=re.compile(f"^{label}$"))
+            .locator("xpath=following-sibling::dd[1]")
             for key, label in (
                 ("waiting", "Waiting"),
                 ("active", "Active chats"),

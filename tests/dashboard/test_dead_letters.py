@@ -9,18 +9,10 @@ import pytest
 
 from tests.conftest import HubFactory
 from tests.dashboard.support import DESK, AgentSession, add_agent, agent_session
-from tests.hub.test_callbacks import Receiver, with_callback
+from tests.hub.test_callbacks import with_callback
 from tests.support.chatbot import Hub
 
 TIME_LIMIT = 30
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    receiver = Receiver()
-    await receiver.start()
-    yield receiver
-    await receiver.stop()
 
 
 @pytest.fixture

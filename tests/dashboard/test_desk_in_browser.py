@@ -8,7 +8,6 @@ Screenshots for docs/images are taken on the way (OFFLOAD_HUB_SCREENSHOTS=1)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -19,7 +18,7 @@ from hub.agents.presence import set_presence
 from tests.dashboard.browser import go_online, open_tab, screenshot_path, sign_in
 from tests.dashboard.support import DESK, add_agent
 from tests.dashboard.test_handoff_in_browser import wait_for_action
-from tests.providers.smtp_server import MailServer, mail_server
+from tests.providers.smtp_server import MailServer
 from tests.providers.test_email import GMAIL_STYLE, SECRET, post_inbound, raw_reply
 from tests.support.chatbot import Hub
 
@@ -119,12 +118,6 @@ async def test_offers_and_limits_in_the_inbox(hub_factory: Any, browser: Browser
         ).to_be_visible()
         await expect(waiting.get_by_role("row").filter(has_text="Offered to you")).to_have_count(0)
         tab.assert_no_problems()
-
-
-@pytest.fixture
-async def plain() -> AsyncIterator[MailServer]:
-    async with mail_server("none") as server:
-        yield server
 
 
 async def test_tickets_and_ratings_in_the_dashboard(
