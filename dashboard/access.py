@@ -43,7 +43,7 @@ class Opened:
 
 async def open_conversation(request: web.Request, signed: Signed, conversation_id: str) -> Opened:
     hub = request.app[HUB]
-    async with hub[keys.DATABASE].read() as conn:
+    async with hub[keys.DATABASE].lookup() as conn:
         conversation = await get_conversation(conversation_id, conn=conn)
     if conversation is None:
         raise NotFound("this conversation does not exist")

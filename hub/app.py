@@ -34,6 +34,7 @@ from hub.conversation.failover import Failover
 from hub.conversation.service import ConversationService
 from hub.db import Database, create_database, postgres_dsn
 from hub.eventbus import EventBus
+from hub.fanout import Fanout
 from hub.journal import Journal
 from hub.lifecycle.scheduler import lifecycle_ctx
 from hub.notices import Fetcher, Notices, PostgresTransport, RedisTransport, Transport
@@ -114,6 +115,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     database = create_database(settings.database_url)
     app[keys.DATABASE] = database
     app[keys.LOG_READER] = LogReader(database)
+    fanout = app[keys.FANOUT] = Fanout(app[keys.LOG_READER], app[keys.METRICS])
+    await fanout.start()
     app[keys.BOTS] = BotDirectory(database)
     checkpoints = (
         asyncio.create_task(_checkpoint_forever(database), name="sqlite-checkpoint")
@@ -133,6 +136,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     async with database.read() as conn:
         app[keys.BUS].seed(await open_heads(conn=conn))
     yield
+    await fanout.stop()
     if checkpoints is not None:
         checkpoints.cancel()
         await asyncio.gather(checkpoints, return_exceptions=True)

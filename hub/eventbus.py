@@ -15,16 +15,18 @@ one that is connected): see :attr:`EventBus.heads_trusted`.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+import orjson
+
 from hub.clock import iso
 
 T = TypeVar("T")
+S = TypeVar("S", bound="Subscription")
 
 
 class Envelope:
@@ -68,13 +70,13 @@ class Envelope:
 
     def as_dict(self) -> dict[str, Any]:
         if self.action is None:
-            return json.loads(self.wire)  # type: ignore[no-any-return]
+            return orjson.loads(self.wire)  # type: ignore[no-any-return]
         return {
             "seq": self.seq,
             "conversationId": self.conversation_id,
             "at": self.at,
             "action": self.action,
-            "data": json.loads(self.data_json),
+            "data": orjson.loads(self.data_json),
         }
 
     def __repr__(self) -> str:
@@ -148,8 +150,11 @@ class EventBus:
         self.forward: Callable[[list[Envelope]], None] | None = None
 
     def subscribe(self, conversation_id: str) -> Subscription:
-        subscription = Subscription(conversation_id)
-        self._subscriptions[conversation_id].add(subscription)
+        return self.add(Subscription(conversation_id))
+
+    def add(self, subscription: S) -> S:
+        """Start delivering to ``subscription`` (a stream's own kind of subscription)."""
+        self._subscriptions[subscription.conversation_id].add(subscription)
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:

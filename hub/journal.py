@@ -26,13 +26,13 @@ it fail with the error instead of waiting forever, and it starts again.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+import orjson
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
@@ -237,7 +237,7 @@ class Scope:
             raise ValueError(f"{action!r} is not an action the hub emits")
         seq = conversation["last_seq"] + 1
         conversation.set(last_seq=seq)
-        data_json = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        data_json = orjson.dumps(data).decode()
         now = self.now
         self._inserts.append(
             (
@@ -500,6 +500,9 @@ class Journal:
         if not self.writer.caches_states:
             return
         cache = self._cache
+        if batch.conn.wrote_conversations:
+            cache.clear()  # a unit changed rows behind its scope: read them again
+            return
         for cid, state in batch.states.items():
             if state.is_open:
                 cache[cid] = state.row

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from hub.conversation.service import ConversationService
     from hub.db import Database
     from hub.eventbus import EventBus
+    from hub.fanout import Fanout
     from hub.journal import Journal
     from hub.lifecycle.sweeps import Lifecycle
     from hub.notices import Notices
@@ -41,6 +42,7 @@ DATABASE: web.AppKey[Database] = web.AppKey("database")
 BOTS: web.AppKey[BotDirectory] = web.AppKey("bots")
 BUS: web.AppKey[EventBus] = web.AppKey("bus")
 LOG_READER: web.AppKey[LogReader] = web.AppKey("log_reader")
+FANOUT: web.AppKey[Fanout] = web.AppKey("fanout")
 NOTICES: web.AppKey[Notices] = web.AppKey("notices")
 JOURNAL: web.AppKey[Journal] = web.AppKey("journal")
 DISPATCHER: web.AppKey[Dispatcher] = web.AppKey("dispatcher")

@@ -129,7 +129,7 @@ class HubProviderContext(ProviderContext):
         media_id: str,
         record_if_ended: bool,
     ) -> str:
-        async with self.app[keys.DATABASE].read() as conn:
+        async with self.app[keys.DATABASE].lookup() as conn:
             stored = await get_media(media_id, conn=conn)
         if stored is None or stored.conversation_id != conversation_id:
             raise UnknownConversation(f"media {media_id!r} is not of {conversation_id!r}")

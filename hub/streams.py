@@ -88,21 +88,32 @@ async def _gap(
         after = page[-1].seq
 
 
+async def backlog(
+    reader: LogReader, bus: EventBus, subscription: Subscription, after: int
+) -> AsyncIterator[list[Envelope]]:
+    """What the log holds after ``after``, page by page (nothing to read when the bus
+    knows the stream is up to date). The subscription's ``mark`` follows the pages."""
+    conversation_id = subscription.conversation_id
+    subscription.mark = after
+    if bus.up_to_date(conversation_id, after):
+        return
+    while True:
+        page, complete = await reader.read(conversation_id, subscription.mark)
+        if page:
+            yield page
+            subscription.mark = page[-1].seq
+        if complete:
+            return
+
+
 async def follow(
     reader: LogReader, bus: EventBus, subscription: Subscription, after: int
 ) -> AsyncIterator[list[Envelope]]:
     """Everything after ``after``, then whatever comes, until the subscription closes.
     The subscription's ``mark`` follows what has been yielded."""
     conversation_id = subscription.conversation_id
-    subscription.mark = after
-    if not bus.up_to_date(conversation_id, after):
-        while True:
-            page, complete = await reader.read(conversation_id, subscription.mark)
-            if page:
-                yield page
-                subscription.mark = page[-1].seq
-            if complete:
-                break
+    async for page in backlog(reader, bus, subscription, after):
+        yield page
     while not subscription.closed:
         arrived = await subscription.wait()
         mark = subscription.mark

@@ -35,6 +35,7 @@ from sqlalchemy.pool import StaticPool
 log = logging.getLogger(__name__)
 
 Processor = Callable[[Any], Any] | None
+CONVERSATIONS_TABLE = "conversations"
 
 
 class _RowShape:
@@ -143,6 +144,8 @@ class WriteConnection(Protocol):
     """What a unit of work may do with the batch's connection (reads, mostly)."""
 
     dialect: Dialect
+    # Set when a unit wrote the conversations table through the connection itself.
+    wrote_conversations: bool
 
     async def execute(self, statement: sa.Executable, parameters: Any = None) -> Result[Any]: ...
 
@@ -199,8 +202,15 @@ class _SqliteConnection:
         self._connection = connection
         self.dialect = connection.dialect
         self._savepoints = 0
+        # A unit wrote conversations itself (not through its scope's states): what the
+        # journal keeps of them is no longer what the database holds.
+        self.wrote_conversations = False
 
     async def execute(self, statement: sa.Executable, parameters: Any = None) -> Result[Any]:
+        if isinstance(statement, sa.Insert | sa.Update | sa.Delete) and (
+            statement.table.name == CONVERSATIONS_TABLE  # type: ignore[attr-defined]
+        ):
+            self.wrote_conversations = True
         return self._connection.execute(statement, parameters)
 
     async def scalar(self, statement: sa.Executable) -> Any:
@@ -237,6 +247,8 @@ class SqliteWriter:
             # Never wait for the lock inside a call: that would stop the event loop.
             raw.execute("PRAGMA busy_timeout=0")
             raw.execute("PRAGMA wal_autocheckpoint=0")
+            # Room for the hot pages of the tables and indexes a busy hub writes (64 MiB).
+            raw.execute("PRAGMA cache_size=-65536")
             return raw
 
         self._engine = sa.create_engine(
@@ -340,6 +352,7 @@ class _PostgresConnection:
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
         self.dialect = connection.dialect
+        self.wrote_conversations = False  # nothing is kept between batches here
 
     async def execute(self, statement: sa.Executable, parameters: Any = None) -> Result[Any]:
         return await self._connection.execute(statement, parameters)

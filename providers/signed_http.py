@@ -20,6 +20,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
+import orjson
 from yarl import URL
 
 from providers.errors import (
@@ -100,7 +101,7 @@ def retry_after(value: str | None, *, now: datetime | None = None) -> float | No
 
 def encode(payload: Any) -> bytes:
     """Compact UTF-8 JSON: the exact bytes that are signed and sent."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return orjson.dumps(payload)
 
 
 Authorize = Callable[[bytes], dict[str, str]]

@@ -123,7 +123,7 @@ class AgentAccounts:
         return AgentAccount.model_validate(row)
 
     async def get(self, agent_id: str) -> AgentAccount | None:
-        async with self.database.read() as conn:
+        async with self.database.lookup() as conn:
             row = (await conn.execute(sa.select(AGENTS).where(AGENTS.c.id == agent_id))).first()
         return None if row is None else _agent(row)
 
@@ -289,7 +289,7 @@ class AgentAccounts:
     async def session(self, token: str) -> tuple[AgentAccount, AgentSession] | None:
         """The agent and session behind a cookie's token, if it is valid."""
         now = self.clock.now()
-        async with self.database.read() as conn:
+        async with self.database.lookup() as conn:
             row = (
                 await conn.execute(
                     sa.select(SESSIONS, AGENTS)

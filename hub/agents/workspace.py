@@ -67,7 +67,11 @@ class HubWorkspace(Workspace):
             .where(DESK.c.offered_to.is_not(None))
             .group_by(DESK.c.offered_to)
         )
-        async with self.database.read() as conn:
+        if agent_id is not None:  # one agent (an action of theirs): count only theirs
+            active_query = active_query.where(CONVERSATIONS.c.agent_id == agent_id)
+            offered_query = offered_query.where(DESK.c.offered_to == agent_id)
+        reading = self.database.read() if agent_id is None else self.database.lookup()
+        async with reading as conn:
             rows = list(await conn.execute(query.order_by(AGENTS.c.display_name)))
             active = dict((await conn.execute(active_query)).tuples().all())
             offered = dict((await conn.execute(offered_query)).tuples().all())
@@ -95,7 +99,7 @@ class HubWorkspace(Workspace):
         return found[0] if found else None
 
     async def holder(self, conversation_id: str, *, ended_ok: bool = False) -> str | None:
-        async with self.database.read() as conn:
+        async with self.database.lookup() as conn:
             row = (
                 await conn.execute(
                     sa.select(CONVERSATIONS.c.agent_id, CONVERSATIONS.c.status).where(

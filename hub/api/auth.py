@@ -66,7 +66,7 @@ async def authenticate_bot(request: web.Request) -> Bot:
         if not credentials.startswith(SECRET_PREFIX):
             raise Unauthorized("this call needs the bot's secret key", code="invalid_key")
         # Read each time: a rotated key stops working at once.
-        async with request.app[keys.DATABASE].read() as conn:
+        async with request.app[keys.DATABASE].lookup() as conn:
             bot = await _usable(await bot_by_secret(credentials, conn=conn))
         check_origin(request, bot)
         bind(bot=bot.id)
@@ -116,7 +116,7 @@ async def authorize_stream(request: web.Request) -> str:
     if credentials.startswith(TOKEN_PREFIX):
         bot_id = await _token_bot(request, credentials, conversation_id)
         if not request.app[keys.BUS].knows(conversation_id):
-            async with request.app[keys.DATABASE].read() as conn:
+            async with request.app[keys.DATABASE].lookup() as conn:
                 conversation = await get_conversation(conversation_id, conn=conn)
             if conversation is None or conversation.bot_id != bot_id:
                 raise NotFound(f"conversation {conversation_id!r} does not exist")
@@ -136,14 +136,14 @@ async def authorize_conversation(
     database = request.app[keys.DATABASE]
     if credentials.startswith(TOKEN_PREFIX):
         bot_id = await _token_bot(request, credentials, conversation_id)
-        async with database.read() as conn:
+        async with database.lookup() as conn:
             conversation = await get_conversation(conversation_id, conn=conn)
         if conversation is None or conversation.bot_id != bot_id:
             raise NotFound(f"conversation {conversation_id!r} does not exist")
         bind(conversation=conversation.id, bot=conversation.bot_id)
         return conversation
     if credentials.startswith(SECRET_PREFIX):
-        async with database.read() as conn:
+        async with database.lookup() as conn:
             bot = await _usable(await bot_by_secret(credentials, conn=conn))
             conversation = await get_conversation(conversation_id, conn=conn)
         check_origin(request, bot)

@@ -31,7 +31,7 @@ class BotDirectory:
         found = self._by_id.get(bot_id)
         if found is not None and found[0] > now:
             return found[1]
-        async with self.database.read() as conn:
+        async with self.database.lookup() as conn:
             bot = await get_bot(bot_id, conn=conn)
         if len(self._by_id) > 10_000:  # ids tried at random must not grow it forever
             self._by_id.clear()

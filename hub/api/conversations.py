@@ -28,7 +28,7 @@ PATH = "/v1/conversations/{conversation_id}"
 
 
 async def snapshot(request: web.Request, conversation_id: str) -> SnapshotOut:
-    async with request.app[keys.DATABASE].read() as conn:
+    async with request.app[keys.DATABASE].lookup() as conn:
         conversation = await get_conversation(conversation_id, conn=conn)
         messages = await live_messages(conversation_id, conn=conn)
     if conversation is None:

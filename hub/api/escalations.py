@@ -133,7 +133,7 @@ async def create_escalation(request: web.Request) -> web.Response:
             reattach=not by_public_id(request),
         )
     )
-    async with app[keys.DATABASE].read() as conn:
+    async with app[keys.DATABASE].lookup() as conn:
         conversation = await get_conversation(created.conversation_id, conn=conn)
     if conversation is None:
         raise NotFound("the conversation was removed while it was being created")

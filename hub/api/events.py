@@ -26,8 +26,9 @@ from hub.api.schemas import EventsPageOut
 from hub.db import Database
 from hub.errors import Invalid
 from hub.eventbus import Envelope
+from hub.fanout import SocketStream
 from hub.store.events import events_after
-from hub.streams import Following, follow
+from hub.streams import Following, backlog, follow
 from hub.telemetry.metrics import HubMetrics
 
 log = logging.getLogger(__name__)
@@ -119,34 +120,30 @@ async def get_events(request: web.Request) -> web.StreamResponse:
 
 
 async def _websocket(request: web.Request, conversation_id: str, after: int) -> web.StreamResponse:
-    ws = web.WebSocketResponse(heartbeat=25.0, autoping=True)
+    # Envelopes are small JSON: compressing each costs more CPU than it saves.
+    ws = web.WebSocketResponse(heartbeat=25.0, autoping=True, compress=False)
     await ws.prepare(request)
     app = request.app
-    metrics = app[keys.METRICS]
-    async with Following(app[keys.BUS], conversation_id) as subscription:
-
-        async def read() -> None:
-            # The client only talks to close; when it leaves, the sender is woken.
-            async for message in ws:
-                if message.type == WSMsgType.ERROR:
-                    break
-            subscription.close(1000)
-
-        reader = asyncio.create_task(read())
-        try:
-            async for envelopes in follow(app[keys.LOG_READER], app[keys.BUS], subscription, after):
-                for envelope in envelopes:
-                    await ws.send_str(envelope.wire)
-                relayed(metrics, envelopes, "websocket")
-        except ConnectionResetError:
-            pass
-        finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
-    if subscription.close_code == GOING_AWAY:
-        await ws.close(code=GOING_AWAY, message=b"hub going away: reconnect with ?after=")
-    elif not ws.closed:
+    bus = app[keys.BUS]
+    stream = SocketStream(conversation_id, ws, app[keys.FANOUT])
+    stream.transport = request.transport
+    bus.add(stream)
+    try:
+        # The backlog, by this handler; what comes live meanwhile waits in the stream.
+        async for envelopes in backlog(app[keys.LOG_READER], bus, stream, after):
+            for envelope in envelopes:
+                await ws.send_str(envelope.wire)
+        stream.go_live()
+        # The client only talks to close (and answers pings); the fan-out sends the rest.
+        async for message in ws:
+            if message.type == WSMsgType.ERROR:
+                break
+    except ConnectionResetError:
+        pass
+    finally:
+        bus.unsubscribe(stream)
+        stream.closed = True
+    if not ws.closed:
         await ws.close()
     return ws
 

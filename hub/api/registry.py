@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from aiohttp import web
 from pydantic import BaseModel
 
@@ -89,5 +89,5 @@ def json_response(model: BaseModel | dict[str, Any], status: int = 200) -> web.R
     if isinstance(model, BaseModel):
         text = model.model_dump_json(by_alias=True)
     else:
-        text = json.dumps(model, separators=(",", ":"))
+        text = orjson.dumps(model).decode()
     return web.Response(text=text, status=status, content_type="application/json")

@@ -216,7 +216,7 @@ class ProviderDelivery:
         if instance is None or instance.provider is None:
             raise GiveUp(f"provider instance {instance_name!r} does not exist")
         provider = instance.provider
-        async with self.database.read() as conn:
+        async with self.database.lookup() as conn:
             conversation = await get_conversation(row["conversation_id"], conn=conn)
             if conversation is None:
                 raise GiveUp("the conversation no longer exists")

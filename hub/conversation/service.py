@@ -245,7 +245,7 @@ class ConversationService:
     ) -> None:
         conversation = known
         if conversation is None:
-            async with self.database.read() as conn:
+            async with self.database.lookup() as conn:
                 conversation = await get_conversation(conversation_id, conn=conn)
         if conversation is None:
             raise NotFound(f"conversation {conversation_id!r} does not exist")
@@ -390,7 +390,7 @@ class ConversationService:
         of its chain. ``ValueError`` for a target that does not exist; nothing changes."""
         if sum((queue is not None, agent_id is not None, bool(next_step))) != 1:
             raise ValueError("give exactly one of queue, agent_id and next_step")
-        async with self.database.read() as conn:
+        async with self.database.lookup() as conn:
             conversation = await get_conversation(conversation_id, conn=conn)
         if conversation is None or conversation.provider != instance:
 
@@ -436,7 +436,7 @@ class ConversationService:
 
         if not await self.journal.run(hand_off, conversations=(conversation_id,)):
             return  # a replay: it was moved the first time
-        async with self.database.read() as conn:
+        async with self.database.lookup() as conn:
             moved = await get_conversation(conversation_id, conn=conn)
         assert moved is not None
         await self._walk(moved, chain, start, [], moved.after_hours)
@@ -455,7 +455,7 @@ class ConversationService:
         return (in_queue or desks)[0]
 
     async def _to_agent(self, conversation_id: str, desk: str, agent_id: str) -> None:
-        async with self.database.read() as conn:
+        async with self.database.lookup() as conn:
             conversation = await get_conversation(conversation_id, conn=conn)
         provider = self.host.provider(desk)
         if conversation is None or conversation.provider != desk or provider is None:
@@ -478,7 +478,7 @@ class ConversationService:
     ) -> None:
         """A person in the hub moves a conversation a provider holds: the provider's
         ``transfer()`` does it (409 when the provider cannot transfer)."""
-        async with self.database.read() as conn:
+        async with self.database.lookup() as conn:
             conversation = await get_conversation(conversation_id, conn=conn)
         if conversation is None:
             raise NotFound(f"conversation {conversation_id!r} does not exist")
@@ -531,7 +531,7 @@ class ConversationService:
         )
 
     async def _require_media_support(self, conversation_id: str) -> None:
-        async with self.database.read() as conn:
+        async with self.database.lookup() as conn:
             conversation = await get_conversation(conversation_id, conn=conn)
         provider = self.host.provider(conversation.provider if conversation else None)
         if provider is not None and not provider.supports(Capability.MEDIA):
@@ -637,7 +637,7 @@ class ConversationService:
         return True
 
     async def user_read(self, conversation_id: str, up_to: str) -> None:
-        async with self.database.read() as conn:
+        async with self.database.lookup() as conn:
             conversation = await get_conversation(conversation_id, conn=conn)
         provider = self.host.provider(conversation.provider if conversation else None)
         await self.journal.run(

@@ -17,7 +17,9 @@ MEDIA = table(Media)
 async def get_conversation(conversation_id: str, *, conn: AsyncConnection) -> Conversation | None:
     query = sa.select(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation_id)
     row = (await conn.execute(query)).first()
-    return None if row is None else Conversation.model_validate(dict(row._mapping))
+    # The row's values are already Python's (SQLAlchemy's types read them): built, not
+    # validated again.
+    return None if row is None else Conversation.model_construct(**row._mapping)
 
 
 async def live_messages(conversation_id: str, *, conn: AsyncConnection) -> list[dict[str, Any]]:

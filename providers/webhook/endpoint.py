@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 from aiohttp import web
 
 from providers.context import ProviderContext
@@ -208,7 +210,7 @@ class Endpoint:
             return error(401, f"signature_{exc.problem}", str(exc))
         ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=self.config.max_event_bytes)
         await ws.prepare(request)
-        stream = _Stream(ws, self._apply_all, self.config.max_batch_events)
+        stream = _Stream(ws, self, self.config.max_batch_events)
         await stream.run()
         return ws
 
@@ -258,33 +260,29 @@ def _result(event_id: str | None, status: int, answer: dict[str, Any]) -> dict[s
 class _Stream:
     """One platform's WebSocket: frames in, acknowledgements out.
 
-    Frames are taken as they come, without waiting for the previous ones to be stored,
-    so many events share the hub's transactions; each frame's events are acknowledged
-    together once stored, ``{"acks": [{"id", "ok", ...}, ...]}``, in one frame per moment
-    (acknowledgements finished together go out together)."""
+    Frames are taken as they come, without waiting for the previous ones to be stored, so
+    many events share the hub's transactions. An event is told to the hub the moment its
+    frame is read (in the order of the frames) and answered once stored; answers finished
+    together go out in one frame, ``{"acks": [{"id", "ok", ...}, ...]}``. An event of more
+    than one step (an agent file) runs as a task, and the later events of its conversation
+    wait for it."""
 
-    def __init__(
-        self,
-        ws: web.WebSocketResponse,
-        apply_all: Callable[[list[Any]], Awaitable[list[dict[str, Any]]]],
-        limit: int,
-    ) -> None:
+    def __init__(self, ws: web.WebSocketResponse, endpoint: Endpoint, limit: int) -> None:
         self.ws = ws
-        self.apply_all = apply_all
+        self.endpoint = endpoint
         self.limit = limit
         self.acks: list[dict[str, Any]] = []
         self.flushing = False
-        self.tasks: set[asyncio.Task[None]] = set()
-        # The last frame's work, per conversation: a later frame's events for the same
-        # conversation start only after it (order across frames).
-        self.tails: dict[str, asyncio.Task[None]] = {}
+        self.tasks: set[asyncio.Task[Any]] = set()
+        # A conversation's multi-step event in flight: what follows it starts after it.
+        self.tails: dict[str, asyncio.Task[Any]] = {}
 
     async def run(self) -> None:
         async for frame in self.ws:
             if frame.type == web.WSMsgType.TEXT:
                 self.take(frame.data)
             elif frame.type == web.WSMsgType.BINARY:
-                self.acknowledge([_error_ack("invalid_frame", "send events as text frames")])
+                self.acknowledge(_error_ack("invalid_frame", "send events as text frames"))
             elif frame.type == web.WSMsgType.ERROR:
                 break
         if self.tasks:
@@ -294,35 +292,85 @@ class _Stream:
         try:
             payload = incoming.decode(text)
         except incoming.InputError as exc:
-            self.acknowledge([_error_ack(exc.code, str(exc))])
+            self.acknowledge(_error_ack(exc.code, str(exc)))
             return
         items = payload if isinstance(payload, list) else [payload]
         if len(items) > self.limit:
             self.acknowledge(
-                [_error_ack("too_many_events", f"a frame takes at most {self.limit} events")]
+                _error_ack("too_many_events", f"a frame takes at most {self.limit} events")
             )
             return
-        conversations = {_conversation_of(item) for item in items}
-        waits = [self.tails[c] for c in conversations if c in self.tails]
-        task = asyncio.ensure_future(self._apply(items, waits))
+        for item in items:
+            try:
+                event = incoming.parse(item, None)
+            except incoming.Invalid as exc:
+                item_id = item.get("id") if isinstance(item, dict) else None
+                self.acknowledge(
+                    _result(
+                        item_id if isinstance(item_id, str) else None,
+                        422,
+                        _error("invalid_event", str(exc)),
+                    )
+                )
+                continue
+            tail = self.tails.get(event.conversation_id)
+            if tail is None and event.steps == 1:
+                self._start(event)
+            else:
+                self._chain(event, tail)
+
+    def _start(self, event: incoming.Incoming) -> None:
+        """Tell the hub now; answer when it is stored."""
+        try:
+            started = event.start(self.endpoint.context)
+        except Exception as exc:
+            self._answer(event, exc)
+            return
+        if not isinstance(started, asyncio.Future):
+            started = asyncio.ensure_future(started)
+            self.tasks.add(started)
+            started.add_done_callback(self.tasks.discard)
+        started.add_done_callback(partial(self._settled, event))
+
+    def _settled(self, event: incoming.Incoming, done: asyncio.Future[Any]) -> None:
+        if done.cancelled():
+            return
+        error = done.exception()
+        self._answer(event, error if error is not None else done.result())
+
+    def _chain(self, event: incoming.Incoming, tail: asyncio.Task[Any] | None) -> None:
+        """A multi-step event, or one behind one: a task that waits for its turn."""
+
+        async def turn() -> None:
+            if tail is not None:
+                await asyncio.gather(tail, return_exceptions=True)
+            try:
+                outcome = await event.start(self.endpoint.context)
+            except Exception as exc:
+                outcome = exc
+            self._answer(event, outcome)
+
+        task = asyncio.ensure_future(turn())
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
-        for conversation in conversations:
-            self.tails[conversation] = task
-        task.add_done_callback(lambda done: self._forget(done, conversations))
+        conversation_id = event.conversation_id
+        self.tails[conversation_id] = task
+        task.add_done_callback(partial(self._forget, conversation_id))
 
-    def _forget(self, task: asyncio.Task[None], conversations: set[str | None]) -> None:
-        for conversation in conversations:
-            if self.tails.get(conversation) is task:
-                del self.tails[conversation]
+    def _forget(self, conversation_id: str, task: asyncio.Task[Any]) -> None:
+        if self.tails.get(conversation_id) is task:
+            del self.tails[conversation_id]
 
-    async def _apply(self, items: list[Any], waits: list[asyncio.Task[None]]) -> None:
-        if waits:
-            await asyncio.gather(*waits, return_exceptions=True)
-        self.acknowledge(await self.apply_all(items))
+    def _answer(self, event: incoming.Incoming, outcome: Any) -> None:
+        try:
+            status, answer = self.endpoint._outcome(event, outcome)
+        except Exception:
+            self.endpoint.context.logger.exception("event %s failed in the hub", event.id)
+            status, answer = 500, _error("internal_error", "the hub failed to take it")
+        self.acknowledge(_result(event.id, status, answer))
 
-    def acknowledge(self, results: list[dict[str, Any]]) -> None:
-        self.acks.extend(results)
+    def acknowledge(self, result: dict[str, Any]) -> None:
+        self.acks.append(result)
         if not self.flushing:
             self.flushing = True
             asyncio.get_running_loop().call_soon(self._flush)
@@ -331,16 +379,9 @@ class _Stream:
         self.flushing = False
         acks, self.acks = self.acks, []
         if acks and not self.ws.closed:
-            task = asyncio.ensure_future(self.ws.send_json({"acks": acks}))
+            task = asyncio.ensure_future(self.ws.send_str(orjson.dumps({"acks": acks}).decode()))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
-
-
-def _conversation_of(item: Any) -> str | None:
-    if isinstance(item, dict) and isinstance(item.get("conversation"), dict):
-        conversation = item["conversation"].get("id")
-        return conversation if isinstance(conversation, str) else None
-    return None
 
 
 def _error_ack(code: str, message: str) -> dict[str, Any]:
