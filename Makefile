@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test lint bench clean services browser adapter
+.PHONY: run demo test lint bench clean services browser nginx adapter
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ services:
 browser:
 	@bash scripts/ensure-chromium
 
+nginx:
+	@bash scripts/ensure-nginx
+
 # The browser adapter (hub/static/offload-hub-adapter.js) is built from adapter/src;
 # `make test` checks it is up to date (tests/e2e/test_adapter_bundle.py).
 adapter:
@@ -38,7 +41,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: $(STAMP) services browser lint
+test: $(STAMP) services browser nginx lint
 	$(BIN)/python -m pytest
 
 # The benchmark suite (about ten minutes): results in bench/results/, the README's table.

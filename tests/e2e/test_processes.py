@@ -9,9 +9,11 @@ refusal of a second process on one SQLite file. Every test bounds its own run ti
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import shutil
 import sys
+import tomllib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -302,4 +304,119 @@ async def test_a_second_process_on_one_sqlite_file_is_refused(tmp_path, platform
             ):
                 assert response.status == 200
     finally:
+        await cluster.close()
+
+
+def _guide_block(name: str) -> str:
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "operator.md").read_text()
+    found = re.search(rf"<!-- checked: {re.escape(name)} -->\s*```\w+\n(.*?)```", guide, re.S)
+    assert found, f"no checked block {name!r} in the operator guide"
+    return found.group(1)
+
+
+async def _nginx(workdir: Path, listen: int, upstreams: list[int]) -> asyncio.subprocess.Process:
+    """The guide's nginx configuration, on local ports and without TLS."""
+    server = shutil.which("nginx") or "/usr/sbin/nginx"
+    site = _guide_block("nginx.conf")
+    addresses = iter(upstreams)
+    site = re.sub(
+        r"server 10\.0\.1\.\d+:8080", lambda _: f"server 127.0.0.1:{next(addresses)}", site
+    )
+    site = site.replace("listen 443 ssl;", f"listen 127.0.0.1:{listen};")
+    assert next(addresses, None) is None, "the guide's upstream has not two servers"
+    temp = workdir / "nginx"
+    temp.mkdir()
+    config = temp / "nginx.conf"
+    paths = " ".join(
+        f"{kind}_temp_path {temp}/{kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    config.write_text(
+        f"daemon off;\npid {temp}/nginx.pid;\nerror_log {temp}/error.log warn;\n"
+        f"events {{}}\nhttp {{\n access_log off;\n {paths}\n{site}\n}}\n"
+    )
+    process = await asyncio.create_subprocess_exec(
+        server, "-c", str(config), "-p", str(temp), stderr=asyncio.subprocess.PIPE
+    )
+    async with asyncio.timeout(10):
+        while True:
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", listen)
+                writer.close()
+                return process
+            except OSError:
+                assert process.returncode is None, (temp / "error.log").read_text()
+                await asyncio.sleep(0.05)
+
+
+async def test_the_guides_settings_and_load_balancer_carry_a_conversation_through_restarts(
+    tmp_path, fresh_postgres, platform, session
+):
+    """The operator guide's cluster settings and nginx example, as written (local
+    addresses aside): a conversation relayed through the balancer while each process
+    restarts in turn."""
+    settings = tomllib.loads(_guide_block("cluster.toml"))
+    listen = free_port()
+    lb = f"http://127.0.0.1:{listen}"
+    settings.update(public_url=lb, trusted_proxies=["127.0.0.1/32"])
+    cluster = Cluster(
+        tmp_path,
+        fresh_postgres,
+        platform,
+        redis_url=REDIS,
+        prefix="t_" + secrets.token_hex(6),
+        settings=settings,
+    )
+    nginx = None
+    try:
+        async with asyncio.timeout(150):
+            processes = [await cluster.start("a"), await cluster.start("b")]
+            nginx = await _nginx(tmp_path, listen, [p.port for p in processes])
+            answer = await escalate(session, lb, "s-1")
+            cid = answer["conversationId"]
+            await eventually(lambda: bool(platform.of("conversation.opened")))
+            # The platform is told to post its events to the balancer's address.
+            callback = platform.of("conversation.opened")[0]["data"]["callbackUrl"]
+            assert callback == f"{lb}/providers/partner/events"
+            chatbot = Follower(cid, answer["token"], [lb])
+            chatbot.start(session)
+            sent = []
+
+            async def say(n: int) -> None:
+                text = f"through the balancer {n}"
+                for _ in range(200):
+                    try:
+                        await post_event(session, lb, platform, agent_message(f"lb{n}", cid, text))
+                        break
+                    except (aiohttp.ClientError, OSError, AssertionError):
+                        await asyncio.sleep(0.05)
+                else:
+                    raise AssertionError(f"the balancer took no {text!r}")
+                sent.append(text)
+
+            for n in range(5):
+                await say(n)
+            for index, process in enumerate(processes):
+                assert await process.stop() == 0
+                for n in range(5 + 10 * index, 10 + 10 * index):
+                    await say(n)  # one process down: the balancer sends all to the other
+                await process.start()
+                for n in range(10 + 10 * index, 15 + 10 * index):
+                    await say(n)
+                await asyncio.sleep(2.5)  # the guide's fail_timeout: nginx tries it again
+            try:
+                await chatbot.wait_for(lambda f: len(f.messages()) == len(sent), timeout=30)
+            finally:
+                print("received:", chatbot.messages(), chatbot.reconnects, file=sys.stderr)
+            await chatbot.stop()
+            chatbot.assert_whole()
+            assert chatbot.messages() == sent
+            assert chatbot.going_away >= 1  # its stream's process did restart under it
+    except BaseException:
+        print(cluster.logs(), file=sys.stderr)
+        raise
+    finally:
+        if nginx is not None and nginx.returncode is None:
+            nginx.terminate()
+            await nginx.wait()
         await cluster.close()

@@ -100,21 +100,25 @@ class Cluster:
         redis_url: str | None = None,
         prefix: str = "offload_hub",
         extra: str = "",
+        settings: dict[str, Any] | None = None,
     ) -> None:
         self.workdir = workdir
         self.platform = platform
         self.config = workdir / "hub.toml"
-        lines = [
-            f'database_url = "{database_url}"',
-            f'secret_key = "{"s" * 40}"',
-            "allow_private_urls = true",
-            'log_level = "WARNING"',
-            f'notice_prefix = "{prefix}"',
-            "retry_base_seconds = 0.05",
-            "retry_max_seconds = 0.5",
-        ]
+        values: dict[str, Any] = {
+            "secret_key": "s" * 40,
+            **(settings or {}),
+            "database_url": database_url,
+            "allow_private_urls": True,
+            "log_level": "WARNING",
+            "log_format": "text",
+            "notice_prefix": prefix,
+            "retry_base_seconds": 0.05,
+            "retry_max_seconds": 0.5,
+        }
         if redis_url:
-            lines.append(f'redis_url = "{redis_url}"')
+            values["redis_url"] = redis_url
+        lines = [f"{key} = {json.dumps(value)}" for key, value in values.items()]
         webhook = platform.config(health_check_seconds=0)
         provider = "\n".join(f"{key} = {json.dumps(value)}" for key, value in webhook.items())
         self.config.write_text(
