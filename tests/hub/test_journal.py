@@ -15,8 +15,18 @@ import sqlalchemy as sa
 from hub import keys
 from hub.journal import Journal, Scope
 from hub.models import Message, table
+from tests.conftest import ONE_LIVE_PROVIDER
 
 MESSAGES = table(Message)
+
+# These tests send a conversation's messages in bursts far past a chatbot's pace: its
+# per-conversation rate limit (tests/hub/test_rate_limits.py) is off here.
+NO_CONVERSATION_LIMIT = {"rate_limits": {"per_conversation": {"per_second": 0, "burst": 1}}}
+
+
+@pytest.fixture
+async def hub(hub_factory):
+    return await hub_factory(**ONE_LIVE_PROVIDER, **NO_CONVERSATION_LIMIT)
 
 
 def _orphan_message(text: str = "nobody's") -> object:
