@@ -69,10 +69,17 @@ async def assert_policy_kept(tab: Tab) -> None:
 CONTROLS = """(within) => {
     const selector = 'a[href], button, input:not([type="hidden"]), select, textarea, '
         + '[tabindex]:not([tabindex="-1"])';
-    return [...document.querySelectorAll(selector)].filter((el) =>
+    const reachable = [...document.querySelectorAll(selector)].filter((el) =>
         !el.disabled && !el.closest("[inert]") && el.tabIndex >= 0
         && (!within || el.closest(within))
         && el.checkVisibility({visibilityProperty: true})
+    );
+    // A group of radio buttons is one stop (arrow keys choose in it): its checked one,
+    // else its first.
+    const group = (el) => reachable.filter((other) =>
+        other.type === "radio" && other.name === el.name && other.form === el.form);
+    return reachable.filter((el) => el.type !== "radio" || !el.name
+        || el === (group(el).find((r) => r.checked) || group(el)[0])
     ).map((el) => window.__a11yName(el));
 }"""
 

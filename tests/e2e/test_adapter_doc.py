@@ -131,7 +131,7 @@ async def test_the_documented_snippet_hands_a_chat_over(
         await chat.get_by_label("Your message").fill("Hello Ana!")
         await chat.get_by_role("button", name="Send").click()
         await expect(agent.get_by_role("log")).to_contain_text("Hello Ana!")
-        sent = log.locator(":scope > li").filter(has_text="Hello Ana!")
+        sent = log.locator(":scope > ol > li").filter(has_text="Hello Ana!")
         await expect(sent.get_by_role("img")).to_have_attribute("title", "Read")
 
         await agent.get_by_role("button", name="Close conversation").click()

@@ -38,7 +38,7 @@ class Widget:
 
     @property
     def items(self) -> Locator:
-        return self.log.locator(":scope > li")
+        return self.log.locator(":scope > ol > li")
 
     def message(self, text: str) -> Locator:
         return self.items.filter(has_text=text)

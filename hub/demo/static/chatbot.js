@@ -404,9 +404,16 @@
     });
 
     // -- the window ------------------------------------------------------------------------
+    //
+    // Messages are drawn once and then updated in place (ticks, options no longer usable),
+    // so the log, a live region, announces each new message once and nothing else. Focus
+    // stays in the widget while the user is in it: into the window when it opens, to the
+    // input when it can be used, back to the launcher when the window closes; Escape
+    // closes the window (in the close question: answers no).
 
     var dom = {};
     dom.launcher = el('button', {type: 'button', className: 'chatbot-launcher', text: 'Chat',
+      'aria-label': 'Open chat',
       onclick: function () { chatBot.actions.showConversationWindow(); }});
     dom.icon = el('img', {className: 'chatbot-icon', alt: ''});
     dom.name = el('h2', {className: 'chatbot-name'});
@@ -416,13 +423,17 @@
     dom.minimise = el('button', {type: 'button', className: 'chatbot-minimise',
       'aria-label': 'Minimise chat', title: 'Minimise chat', text: '–',
       onclick: function () { chatBot.actions.hideConversationWindow(); }});
-    dom.log = el('ol', {className: 'chatbot-log', role: 'log', 'aria-label': 'Conversation'});
+    dom.list = el('ol', {className: 'chatbot-messages'});
+    // The log scrolls, so it takes focus (keyboard users scroll it with the arrow keys).
+    dom.log = el('div', {className: 'chatbot-log', role: 'log', 'aria-label': 'Conversation',
+      'aria-relevant': 'additions', tabindex: '0'}, [dom.list]);
     dom.activity = el('p', {className: 'chatbot-activity', role: 'status'});
     dom.side = el('aside', {className: 'chatbot-side', 'aria-label': 'More information'});
     dom.input = el('textarea', {className: config.typingInputClass, rows: '1',
       'aria-label': 'Your message', placeholder: 'Write a message'});
     dom.send = el('button', {type: 'submit', className: 'chatbot-send', text: 'Send'});
-    dom.file = el('input', {type: 'file', className: 'chatbot-file-input', 'aria-label': 'File'});
+    dom.file = el('input', {type: 'file', className: 'chatbot-file-input', 'aria-label': 'File',
+      tabindex: '-1'});
     dom.attach = el('button', {type: 'button', className: 'chatbot-attach', text: '+',
       'aria-label': 'Attach a file', title: 'Attach a file',
       onclick: function () { dom.file.click(); }});
@@ -464,12 +475,40 @@
       });
       dom.file.value = '';
     });
+    dom.window.addEventListener('keydown', function (event) {
+      if (event.key !== 'Escape') return;
+      event.preventDefault();
+      if (state.modal) {
+        var no = state.modal.options.filter(function (option) { return option.value === 'no'; });
+        if (no.length) answerModal(state.modal, no[0]);
+      } else {
+        chatBot.actions.hideConversationWindow();
+      }
+    });
+    // The close question keeps Tab among its answers.
+    dom.modal.addEventListener('keydown', function (event) {
+      if (event.key !== 'Tab') return;
+      var buttons = dom.modal.querySelectorAll('button');
+      if (!buttons.length) return;
+      var first = buttons[0];
+      var last = buttons[buttons.length - 1];
+      if (event.shiftKey && document.activeElement === first) {
+        event.preventDefault();
+        last.focus();
+      } else if (!event.shiftKey && document.activeElement === last) {
+        event.preventDefault();
+        first.focus();
+      }
+    });
 
     function mediaLink(message) {
+      var id = message.id;
       return el('button', {type: 'button', className: 'chatbot-media', text: '↓ ' + message.media.name,
         onclick: function () {
-          chatBot.actions.downloadMedia({messageId: message.id,
-            messageExternalId: message.externalId, file: message.media});
+          var current = find(id);
+          if (!current) return;
+          chatBot.actions.downloadMedia({messageId: current.id,
+            messageExternalId: current.externalId, file: current.media});
         }});
     }
 
@@ -480,61 +519,129 @@
       return null;
     }
 
-    function renderMessage(message) {
-      var attributes = {className: 'chatbot-message from-' + message.user,
-        'data-id': message.id, 'data-external-id': message.externalId || null};
-      if (message.user === 'guest') {
-        var tick = TICK_BY_NAME[message.tick];
-        attributes['data-tick'] = message.tick || null;
-        return el('li', attributes, [
-          el('div', {className: 'chatbot-bubble'}, [
-            message.message ? el('span', {className: 'chatbot-text', text: message.message}) : null,
-            message.media ? mediaLink(message) : null
-          ]),
-          tick ? el('span', {className: 'chatbot-tick tick-' + tick.name, title: tick.title,
-            'aria-label': tick.title, role: 'img', text: tick.glyph}) : null
-        ]);
-      }
+    // Whether a message's option buttons can still be used.
+    function optionsOpen(message) {
+      if (message.user === 'system') return message.selected === null && lastOf() === message;
+      return !message.clicked && lastOf('assistant') === message;
+    }
+
+    // What a message shows that does not change once drawn: another value draws it anew.
+    function looks(message) {
+      return JSON.stringify([message.user, message.message, message.media, message.agentName,
+        message.agentIcon, message.options]);
+    }
+
+    function chooseOption(id, option) {
+      var message = find(id);
+      if (!message || !optionsOpen(message)) return;
       if (message.user === 'system') {
-        var open = message.selected === null && lastOf() === message;
-        return el('li', attributes, [
-          el('p', {className: 'chatbot-system', text: message.message}),
-          message.options && message.options.length ? el('div', {className: 'chatbot-options'},
-            message.options.map(function (option) {
-              return el('button', {type: 'button', text: option.text, disabled: !open,
-                'aria-pressed': message.selected === option.value ? 'true' : null,
-                onclick: function () {
-                  chatBot.actions.selectSystemMessageOption({id: message.id, option: {
-                    label: option.label, value: option.value}});
-                }});
-            })) : null
-        ]);
+        chatBot.actions.selectSystemMessageOption({id: id, option: {
+          label: option.label, value: option.value}});
+        return;
       }
-      var bubble = el('div', {className: 'chatbot-bubble'});
-      bubble.appendChild(sanitise(message.message));
-      if (message.media) bubble.appendChild(mediaLink(message));
-      var choices = null;
-      if (message.options && message.options.length) {
-        var usable = !message.clicked && lastOf('assistant') === message;
-        choices = el('div', {className: 'chatbot-options'}, message.options.map(function (option) {
-          return el('button', {type: 'button', text: option.label, disabled: !usable,
-            onclick: function () {
-              message.clicked = true;
-              changed();
-              chatBot.actions.displayUserMessage({message: option.label});
-              chatBot.actions.sendMessage({message: option.label,
-                userActivityOptions: option.value});
-            }});
-        }));
-      }
-      return el('li', attributes, [
-        el('img', {className: 'chatbot-avatar', alt: '', src: message.agentIcon || null}),
-        el('div', {className: 'chatbot-said'}, [
+      message.clicked = true;
+      changed();
+      chatBot.actions.displayUserMessage({message: option.label});
+      chatBot.actions.sendMessage({message: option.label, userActivityOptions: option.value});
+    }
+
+    function optionButtons(message) {
+      var id = message.id;
+      return el('div', {className: 'chatbot-options'}, message.options.map(function (option) {
+        var button = el('button', {type: 'button',
+          text: message.user === 'system' ? option.text : option.label,
+          onclick: function () { chooseOption(id, option); }});
+        button.dataset.value = option.value;
+        return button;
+      }));
+    }
+
+    function drawMessage(message) {
+      var node = el('li', {className: 'chatbot-message from-' + message.user,
+        'data-id': message.id});
+      if (message.user === 'guest') {
+        node.appendChild(el('div', {className: 'chatbot-bubble'}, [
+          message.message ? el('span', {className: 'chatbot-text', text: message.message}) : null,
+          message.media ? mediaLink(message) : null
+        ]));
+        node.appendChild(el('span', {className: 'chatbot-tick'}));
+      } else if (message.user === 'system') {
+        node.appendChild(el('p', {className: 'chatbot-system', text: message.message}));
+        if (message.options && message.options.length) node.appendChild(optionButtons(message));
+      } else {
+        var bubble = el('div', {className: 'chatbot-bubble'});
+        bubble.appendChild(sanitise(message.message));
+        if (message.media) bubble.appendChild(mediaLink(message));
+        node.appendChild(el('img', {className: 'chatbot-avatar', alt: '',
+          src: message.agentIcon || null}));
+        node.appendChild(el('div', {className: 'chatbot-said'}, [
           el('span', {className: 'chatbot-author', text: message.agentName}),
           bubble,
-          choices
-        ])
-      ]);
+          message.options && message.options.length ? optionButtons(message) : null
+        ]));
+      }
+      node.dataset.looks = looks(message);
+      return node;
+    }
+
+    // What changes on a drawn message: its ticks, its external id, its options' state.
+    function updateMessage(node, message) {
+      if (message.externalId) node.dataset.externalId = message.externalId;
+      else delete node.dataset.externalId;
+      var tickNode = node.querySelector(':scope > .chatbot-tick');
+      if (tickNode) {
+        var tick = TICK_BY_NAME[message.tick];
+        if (message.tick) node.dataset.tick = message.tick;
+        else delete node.dataset.tick;
+        tickNode.hidden = !tick;
+        tickNode.className = 'chatbot-tick' + (tick ? ' tick-' + tick.name : '');
+        tickNode.textContent = tick ? tick.glyph : '';
+        if (tick) {
+          tickNode.setAttribute('role', 'img');
+          tickNode.setAttribute('aria-label', tick.title);
+          tickNode.title = tick.title;
+        } else {
+          tickNode.removeAttribute('role');
+          tickNode.removeAttribute('aria-label');
+          tickNode.removeAttribute('title');
+        }
+      }
+      var open = optionsOpen(message);
+      node.querySelectorAll('.chatbot-options button').forEach(function (button) {
+        button.disabled = !open;
+        if (message.user === 'system' && message.selected === button.dataset.value) {
+          button.setAttribute('aria-pressed', 'true');
+        } else {
+          button.removeAttribute('aria-pressed');
+        }
+      });
+    }
+
+    // The log as the messages say: new ones appended, the others updated where they are.
+    function renderMessages() {
+      var drawn = {};
+      Array.prototype.forEach.call(dom.list.children, function (node) {
+        drawn[node.dataset.id] = node;
+      });
+      var added = false;
+      state.messages.forEach(function (message, index) {
+        var node = drawn[message.id];
+        delete drawn[message.id];
+        if (node && node.dataset.looks !== looks(message)) {
+          node.remove();
+          node = null;
+        }
+        if (!node) {
+          node = drawMessage(message);
+          added = true;
+        }
+        updateMessage(node, message);
+        if (dom.list.children[index] !== node) {
+          dom.list.insertBefore(node, dom.list.children[index] || null);
+        }
+      });
+      Object.keys(drawn).forEach(function (id) { drawn[id].remove(); });
+      if (added) dom.log.scrollTop = dom.log.scrollHeight;
     }
 
     function closeChat() {
@@ -547,20 +654,31 @@
         options: [{label: 'yes', value: 'yes'}, {label: 'no', value: 'no'}]});
     }
 
+    function answerModal(modal, option) {
+      state.modal = null;  // the answer closes the question, whoever handles it
+      changed();
+      chatBot.actions.selectSystemMessageOption({id: modal.id,
+        option: {label: option.label, value: option.value}});
+    }
+
+    var modalShown = null;  // the question on screen, and where focus was before it
+    var focusBeforeModal = null;
+
     function renderModal() {
       dom.modal.hidden = !state.modal;
       if (!state.modal) {
         dom.modal.replaceChildren();
+        modalShown = null;
         return;
       }
       var modal = state.modal;
+      if (modalShown === modal) return;
+      modalShown = modal;
+      if (!dom.modal.contains(document.activeElement)) focusBeforeModal = document.activeElement;
       dom.modal.replaceChildren(el('p', {text: modal.message}),
         el('div', {className: 'chatbot-options'}, modal.options.map(function (option) {
           return el('button', {type: 'button', text: option.text, onclick: function () {
-            state.modal = null;  // the click closes the question, whoever handles it
-            changed();
-            chatBot.actions.selectSystemMessageOption({id: modal.id,
-              option: {label: option.label, value: option.value}});
+            answerModal(modal, option);
           }});
         })));
       var firstButton = dom.modal.querySelector('button');
@@ -576,15 +694,49 @@
       if (open && dom.custom.dataset.content !== state.custom) {
         dom.custom.innerHTML = state.custom;
         dom.custom.dataset.content = state.custom;
+        return true;
       } else if (!open) {
         dom.custom.replaceChildren();
         delete dom.custom.dataset.content;
       }
+      return false;
+    }
+
+    function usable(node) {
+      return node && !node.disabled && !node.hidden && node.checkVisibility &&
+        node.checkVisibility({visibilityProperty: true});
+    }
+
+    var FOCUSABLE = 'button, [href], input:not([type="hidden"]), select, textarea, [tabindex]';
+
+    function firstFocusable(root) {
+      var all = root.querySelectorAll(FOCUSABLE);
+      for (var i = 0; i < all.length; i++) {
+        if (usable(all[i]) && all[i].tabIndex >= 0) return all[i];
+      }
+      return null;
+    }
+
+    // Into the window: the message box if it can be used, else what is open, else the log.
+    function focusInside() {
+      if (state.modal) return;
+      if (!dom.custom.hidden) {
+        var inCustom = firstFocusable(dom.custom);
+        if (inCustom) {
+          inCustom.focus();
+          return;
+        }
+      }
+      if (usable(dom.input)) dom.input.focus();
+      else if (usable(dom.log)) dom.log.focus();
     }
 
     function render() {
+      var wasInside = container.contains(document.activeElement);
+      var wasOpen = !dom.window.hidden;
+      var inputWasDisabled = dom.input.disabled;
       renderModal();
-      renderCustom();
+      var customOpened = renderCustom();
       dom.window.hidden = !state.visible;
       dom.launcher.hidden = state.visible;
       dom.name.textContent = currentName();
@@ -599,8 +751,7 @@
       dom.attach.hidden = !state.uploadButton;
       dom.input.disabled = state.inputDisabled;
       dom.send.disabled = state.inputDisabled;
-      dom.log.replaceChildren.apply(dom.log, state.messages.map(renderMessage));
-      dom.log.scrollTop = dom.log.scrollHeight;
+      renderMessages();
       dom.side.hidden = !state.sideWindow;
       if (state.sideWindow) {
         dom.side.replaceChildren(el('h3', {text: state.sideWindow.title}),
@@ -608,6 +759,22 @@
           el('button', {type: 'button', text: 'Close', onclick: function () {
             chatBot.actions.closeSideWindow();
           }}));
+      }
+      // Where focus goes, for someone in the widget (it is never taken from the page).
+      if (!wasInside) return;
+      var now = document.activeElement;
+      var lost = !now || now === document.body || !usable(now);
+      if (wasOpen && dom.window.hidden) {
+        dom.launcher.focus();
+      } else if ((!wasOpen && !dom.window.hidden) || customOpened) {
+        focusInside();
+      } else if (state.modal) {
+        return;  // the question has focus
+      } else if (lost && usable(focusBeforeModal) && dom.window.contains(focusBeforeModal)) {
+        focusBeforeModal.focus();  // back from the question
+        focusBeforeModal = null;
+      } else if (lost || (inputWasDisabled && now === dom.log && usable(dom.input))) {
+        focusInside();  // what had focus went away, or the message box can be used again
       }
     }
 
