@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import orm
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -400,3 +401,8 @@ class ChatlayerMessage(SQLModel, table=True):
     message: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     sent_at: str | None = Field(default=None, sa_type=sa.String(64))
     received_at: datetime = Field(sa_type=UTCDateTime)
+
+
+# The models are built without validation where the database already typed the values
+# (``model_construct``); their attributes work only once SQLAlchemy's mappers are set up.
+orm.configure_mappers()

@@ -149,9 +149,11 @@ class WriteConnection(Protocol):
 
     async def execute(self, statement: sa.Executable, parameters: Any = None) -> Result[Any]: ...
 
-    async def scalar(self, statement: sa.Executable) -> Any: ...
+    async def scalar(self, statement: sa.Executable, parameters: Any = None) -> Any: ...
 
-    async def scalars(self, statement: sa.Executable) -> sa.ScalarResult[Any]: ...
+    async def scalars(
+        self, statement: sa.Executable, parameters: Any = None
+    ) -> sa.ScalarResult[Any]: ...
 
     def begin_nested(self) -> contextlib.AbstractAsyncContextManager[None]: ...
 
@@ -213,11 +215,13 @@ class _SqliteConnection:
             self.wrote_conversations = True
         return self._connection.execute(statement, parameters)
 
-    async def scalar(self, statement: sa.Executable) -> Any:
-        return self._connection.scalar(statement)
+    async def scalar(self, statement: sa.Executable, parameters: Any = None) -> Any:
+        return self._connection.scalar(statement, parameters)
 
-    async def scalars(self, statement: sa.Executable) -> sa.ScalarResult[Any]:
-        return self._connection.scalars(statement)
+    async def scalars(
+        self, statement: sa.Executable, parameters: Any = None
+    ) -> sa.ScalarResult[Any]:
+        return self._connection.scalars(statement, parameters)
 
     @contextlib.asynccontextmanager
     async def begin_nested(self) -> AsyncIterator[None]:
@@ -357,11 +361,13 @@ class _PostgresConnection:
     async def execute(self, statement: sa.Executable, parameters: Any = None) -> Result[Any]:
         return await self._connection.execute(statement, parameters)
 
-    async def scalar(self, statement: sa.Executable) -> Any:
-        return await self._connection.scalar(statement)
+    async def scalar(self, statement: sa.Executable, parameters: Any = None) -> Any:
+        return await self._connection.scalar(statement, parameters)
 
-    async def scalars(self, statement: sa.Executable) -> sa.ScalarResult[Any]:
-        return await self._connection.scalars(statement)
+    async def scalars(
+        self, statement: sa.Executable, parameters: Any = None
+    ) -> sa.ScalarResult[Any]:
+        return await self._connection.scalars(statement, parameters)
 
     @contextlib.asynccontextmanager
     async def begin_nested(self) -> AsyncIterator[None]:

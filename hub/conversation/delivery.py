@@ -50,6 +50,15 @@ OUTBOX = table(Outbox)
 KIND = "provider"
 # What a held message may be: stored (not sent yet) or waiting (a failed attempt).
 HELD = ("stored", "waiting")
+_HELD_MESSAGES = (
+    sa.select(MESSAGES.c.id)
+    .where(
+        MESSAGES.c.conversation_id == sa.bindparam("cid"),
+        MESSAGES.c.author == "user",
+        MESSAGES.c.status.in_(HELD),
+    )
+    .order_by(MESSAGES.c.seq)
+)
 # Row marker: the last attempt failed because the provider could not be reached.
 UNREACHABLE = "_unreachable"
 
@@ -116,15 +125,7 @@ async def stage_undelivered(
     scope: Scope, conversation: ConversationState, dispatcher: Dispatcher | None
 ) -> None:
     """Messages the user sent before any provider held the conversation go out now."""
-    waiting = await scope.conn.scalars(
-        sa.select(MESSAGES.c.id)
-        .where(
-            MESSAGES.c.conversation_id == conversation.id,
-            MESSAGES.c.author == "user",
-            MESSAGES.c.status.in_(HELD),
-        )
-        .order_by(MESSAGES.c.seq)
-    )
+    waiting = await scope.conn.scalars(_HELD_MESSAGES, {"cid": conversation.id})
     for message_id in waiting:
         if not scope.recall(("queued-delivery", message_id)):
             stage_message(scope, conversation, message_id, dispatcher)

@@ -59,6 +59,17 @@ class Created:
     conversation: Conversation | None = None
 
 
+# Built once (a statement made per call costs SQLAlchemy its cache key every time).
+_OPEN_SESSION = sa.select(CONVERSATIONS.c.id).where(
+    CONVERSATIONS.c.bot_id == sa.bindparam("bot_id"),
+    CONVERSATIONS.c.session_id == sa.bindparam("session_id"),
+    is_open(CONVERSATIONS.c.status),
+)
+_IDEMPOTENCY = sa.select(IDEMPOTENCY.c.request_hash, IDEMPOTENCY.c.conversation_id).where(
+    IDEMPOTENCY.c.bot_id == sa.bindparam("bot_id"), IDEMPOTENCY.c.key == sa.bindparam("key")
+)
+
+
 async def create(scope: Scope, new: NewConversation) -> Created:
     """The conversation for an escalation, or the one that already answers it.
 
@@ -69,11 +80,7 @@ async def create(scope: Scope, new: NewConversation) -> Created:
     conn = scope.conn
     if new.idempotency_key is not None:
         known = (
-            await conn.execute(
-                sa.select(IDEMPOTENCY.c.request_hash, IDEMPOTENCY.c.conversation_id).where(
-                    IDEMPOTENCY.c.bot_id == new.bot_id, IDEMPOTENCY.c.key == new.idempotency_key
-                )
-            )
+            await conn.execute(_IDEMPOTENCY, {"bot_id": new.bot_id, "key": new.idempotency_key})
         ).first()
         if known is not None:
             if known.request_hash != new.request_hash:
@@ -82,13 +89,7 @@ async def create(scope: Scope, new: NewConversation) -> Created:
                     code="idempotency_key_reused",
                 )
             return Created(known.conversation_id, created=False)
-    open_id = await conn.scalar(
-        sa.select(CONVERSATIONS.c.id).where(
-            CONVERSATIONS.c.bot_id == new.bot_id,
-            CONVERSATIONS.c.session_id == new.session_id,
-            is_open(CONVERSATIONS.c.status),
-        )
-    )
+    open_id = await conn.scalar(_OPEN_SESSION, {"bot_id": new.bot_id, "session_id": new.session_id})
     if open_id is not None and not new.reattach:
         raise Conflict(
             "this session's chat is open: reattach with the conversation token it was given",

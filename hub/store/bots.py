@@ -17,18 +17,23 @@ from hub.settings import BotSettings
 BOTS = table(Bot)
 
 
+# Built once: a statement made per call costs SQLAlchemy its cache key every time.
+_BY_ID = sa.select(BOTS).where(BOTS.c.id == sa.bindparam("id"))
+_BY_SECRET = sa.select(BOTS).where(BOTS.c.secret_hash == sa.bindparam("hash"))
+
+
 def _bot(row: sa.Row) -> Bot:
-    return Bot.model_validate(dict(row._mapping))
+    # The values are already Python's (SQLAlchemy's types read them): built, not validated.
+    return Bot.model_construct(**row._mapping)
 
 
 async def get_bot(bot_id: str, *, conn: AsyncConnection) -> Bot | None:
-    row = (await conn.execute(sa.select(BOTS).where(BOTS.c.id == bot_id))).first()
+    row = (await conn.execute(_BY_ID, {"id": bot_id})).first()
     return None if row is None else _bot(row)
 
 
 async def bot_by_secret(secret: str, *, conn: AsyncConnection) -> Bot | None:
-    query = sa.select(BOTS).where(BOTS.c.secret_hash == hash_secret(secret))
-    row = (await conn.execute(query)).first()
+    row = (await conn.execute(_BY_SECRET, {"hash": hash_secret(secret)})).first()
     return None if row is None else _bot(row)
 
 

@@ -14,9 +14,11 @@ MESSAGES = table(Message)
 MEDIA = table(Media)
 
 
+_BY_ID = sa.select(CONVERSATIONS).where(CONVERSATIONS.c.id == sa.bindparam("id"))
+
+
 async def get_conversation(conversation_id: str, *, conn: AsyncConnection) -> Conversation | None:
-    query = sa.select(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation_id)
-    row = (await conn.execute(query)).first()
+    row = (await conn.execute(_BY_ID, {"id": conversation_id})).first()
     # The row's values are already Python's (SQLAlchemy's types read them): built, not
     # validated again.
     return None if row is None else Conversation.model_construct(**row._mapping)
