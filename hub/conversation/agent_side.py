@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from hub import actions
 from hub.conversation import ticks
-from hub.conversation.ending import end
+from hub.conversation.ending import end, end_as_ticket
 from hub.errors import NotFound
 from hub.ids import new_id
 from hub.journal import ConversationState, Scope
@@ -387,13 +387,23 @@ async def queue_update(
     )
 
 
+async def _open_and_new(
+    scope: Scope, conversation_id: str, instance: str, event_id: str | None
+) -> ConversationState | None:
+    """The conversation ``instance`` holds, if it is still open and this event is new."""
+    conversation = await held(scope, conversation_id, instance, event_id, ended_ok=True)
+    if conversation is None or not conversation.is_open:
+        return None
+    if await seen(scope, instance, event_id, conversation_id):
+        return None
+    return conversation
+
+
 async def conversation_closed(
     scope: Scope, *, instance: str, conversation_id: str, reason: str, event_id: str | None
 ) -> None:
-    conversation = await held(scope, conversation_id, instance, event_id, ended_ok=True)
-    if conversation is None or not conversation.is_open:
-        return
-    if await seen(scope, instance, event_id, conversation_id):
+    conversation = await _open_and_new(scope, conversation_id, instance, event_id)
+    if conversation is None:
         return
     end(scope, conversation, reason=reason, by="agent", announce=True)
 
@@ -401,19 +411,8 @@ async def conversation_closed(
 async def ticket_created(
     scope: Scope, *, instance: str, conversation_id: str, ticket_id: str, event_id: str | None
 ) -> None:
-    conversation = await held(scope, conversation_id, instance, event_id, ended_ok=True)
-    if conversation is None or not conversation.is_open:
-        return
-    if await seen(scope, instance, event_id, conversation_id):
+    conversation = await _open_and_new(scope, conversation_id, instance, event_id)
+    if conversation is None:
         return
     stop_typing(scope, conversation)
-    scope.emit(conversation, *actions.system_message("ticket-created", ticketId=ticket_id))
-    end(
-        scope,
-        conversation,
-        reason="ticket",
-        by="provider",
-        announce=False,
-        status="ticket",
-        ticket_id=ticket_id,
-    )
+    end_as_ticket(scope, conversation, ticket_id)

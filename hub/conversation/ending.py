@@ -40,3 +40,17 @@ def end(
     # Nobody ever took the chat: it ends unattended (Inbenta's analytics count it so).
     attended = False if conversation["assigned_at"] is None else None
     scope.emit_all(conversation, [actions.external_info(conversation.row, attended=attended)])
+
+
+def end_as_ticket(scope: Scope, conversation: ConversationState, ticket_id: str) -> None:
+    """The provider made a ticket instead of a chat: say so, give its id, back to the bot."""
+    scope.emit_all(conversation, [actions.system_message("ticket-created", ticketId=ticket_id)])
+    end(
+        scope,
+        conversation,
+        reason="ticket",
+        by="provider",
+        announce=False,
+        status="ticket",
+        ticket_id=ticket_id,
+    )

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from hub import actions
 from hub.conversation.delivery import stage_undelivered
-from hub.conversation.ending import end
+from hub.conversation.ending import end, end_as_ticket
 from hub.conversation.failover import fail_held
 from hub.errors import Conflict, Invalid
 from hub.ids import new_id
@@ -218,16 +218,7 @@ async def ticketed(
         await fail_held(scope, conversation)  # a live chat that failed over to a ticket
     if skipped_reason is not None:
         scope.emit_all(conversation, [actions.system_message(reason_message(skipped_reason))])
-    scope.emit_all(conversation, [actions.system_message("ticket-created", ticketId=ticket_id)])
-    end(
-        scope,
-        conversation,
-        reason="ticket",
-        by="provider",
-        announce=False,
-        status="ticket",
-        ticket_id=ticket_id,
-    )
+    end_as_ticket(scope, conversation, ticket_id)
     return True
 
 
