@@ -10,6 +10,7 @@ from aiohttp import web
 from dashboard.forms import wants_json
 from dashboard.sessions import Handler
 from hub.errors import HubError
+from hub.security.headers import content_security_policy
 from providers import ProviderError
 from providers.errors import ConversationEnded, UnknownConversation
 from providers.workspace import DeskError
@@ -26,28 +27,11 @@ DESK_STATUS = {
 }
 
 
-def _content_security_policy(request: web.Request) -> str:
-    host = request.host
-    return "; ".join(
-        (
-            "default-src 'self'",
-            "script-src 'self'",
-            "style-src 'self'",
-            "img-src 'self' data: https: http:",
-            f"connect-src 'self' ws://{host} wss://{host}",
-            "object-src 'none'",
-            "base-uri 'none'",
-            "form-action 'self'",
-            "frame-ancestors 'none'",
-        )
-    )
-
-
 def _harden(request: web.Request, response: web.StreamResponse) -> None:
     if response.prepared:  # a WebSocket
         return
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", _content_security_policy(request))
+    headers.setdefault("Content-Security-Policy", content_security_policy(request.host))
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "same-origin")

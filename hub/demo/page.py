@@ -9,27 +9,12 @@ from typing import NoReturn
 
 from aiohttp import web
 
+from hub.security.headers import content_security_policy
+
 STATIC = Path(__file__).parent / "static"
 TEMPLATE = Path(__file__).parent / "page.html"  # $bot_id is filled in
 BOT_ID: web.AppKey[str] = web.AppKey("demo_bot_id", str)
 PAGE: web.AppKey[Template] = web.AppKey("demo_page", Template)
-
-
-def _policy(request: web.Request) -> str:
-    """Scripts and styles from this hub only; the stream's WebSocket to this hub."""
-    host = request.host
-    return "; ".join(
-        [
-            "default-src 'self'",
-            "script-src 'self'",
-            "style-src 'self'",
-            "img-src 'self' data: https: http:",
-            f"connect-src 'self' ws://{host} wss://{host}",
-            "base-uri 'none'",
-            "form-action 'self'",
-            "frame-ancestors 'none'",
-        ]
-    )
 
 
 async def index(request: web.Request) -> web.Response:
@@ -38,7 +23,7 @@ async def index(request: web.Request) -> web.Response:
         text=page,
         content_type="text/html",
         headers={
-            "Content-Security-Policy": _policy(request),
+            "Content-Security-Policy": content_security_policy(request.host),
             "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "same-origin",
             "Cache-Control": "no-store",
