@@ -4,7 +4,8 @@ script over one WebSocket. It talks to the core through the hub's services only:
 :class:`~hub.conversation.service.ConversationService`, and query functions in
 :mod:`hub.store`.
 
-Mounted by the app factory: ``app.add_subapp("/dashboard/", create_dashboard(app))``.
+Mounted by the app factory: ``app.add_subapp("/dashboard/", create_dashboard())``; its
+handlers read the hub's resources from ``request.config_dict`` (the keys of :mod:`hub.keys`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from aiohttp import web
 
 from dashboard import conversation, inbox, live, profile, signin, tickets, uploads
 from dashboard.admin import agents, bots, canned, deliveries, overview
-from dashboard.keys import ASSET_VERSION, HUB
+from dashboard.keys import ASSET_VERSION
 from dashboard.middleware import dashboard_middleware
 
 __all__ = ["create_dashboard", "to_dashboard"]
@@ -41,10 +42,9 @@ def _asset_version() -> str:
     return digest.hexdigest()[:10]
 
 
-def create_dashboard(hub_app: web.Application) -> web.Application:
-    """The dashboard sub-app for ``hub_app`` (whose services it uses at request time)."""
+def create_dashboard() -> web.Application:
+    """The dashboard sub-app; mounted in the hub, it uses the hub's services at request time."""
     app = web.Application(middlewares=[dashboard_middleware])
-    app[HUB] = hub_app
     app[ASSET_VERSION] = _asset_version()
     env = aiohttp_jinja2.setup(
         app,

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from dashboard.keys import HUB
 from dashboard.sessions import Signed
 from hub import keys
 from hub.errors import Conflict, Forbidden, NotFound
@@ -42,7 +41,7 @@ class Opened:
 
 
 async def open_conversation(request: web.Request, signed: Signed, conversation_id: str) -> Opened:
-    hub = request.app[HUB]
+    hub = request.config_dict
     async with hub[keys.DATABASE].lookup() as conn:
         conversation = await get_conversation(conversation_id, conn=conn)
     if conversation is None:

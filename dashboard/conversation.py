@@ -19,7 +19,6 @@ from dashboard.access import (
     watching,
 )
 from dashboard.forms import answer, fields, flag, text
-from dashboard.keys import HUB
 from dashboard.presenters import (
     as_json,
     details,
@@ -62,7 +61,7 @@ async def _transfer_targets(
 ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """Agents who could take the chat now, and the queues that lead to this desk (for
     another provider that transfers: the queues that lead to it, and no agents)."""
-    hub = request.app[HUB]
+    hub = request.config_dict
     conversation = opened.conversation
     agents = [
         {
@@ -84,7 +83,7 @@ async def _transfer_targets(
 
 
 async def _chat(request: web.Request, opened: Opened) -> list[dict[str, Any]]:
-    async with request.app[HUB][keys.DATABASE].read() as conn:
+    async with request.config_dict[keys.DATABASE].read() as conn:
         rows = await live_messages(opened.id, conn=conn)
     return messages(request, rows, read_up_to=opened.conversation.user_read_up_to)
 
@@ -94,7 +93,7 @@ async def _chat(request: web.Request, opened: Opened) -> list[dict[str, Any]]:
 async def conversation_page(request: web.Request, signed: Signed) -> web.StreamResponse:
     opened = await _opened(request, signed)
     conversation = opened.conversation
-    hub = request.app[HUB]
+    hub = request.config_dict
     async with hub[keys.DATABASE].read() as conn:
         rows = await live_messages(conversation.id, conn=conn)
         notes = await notes_on(conversation.id, conn=conn) if may_note(opened, signed) else []
@@ -184,7 +183,7 @@ async def send_reply(
     """The agent's message (the ``message`` field of ``data``): the form's way, and the
     live socket's (:mod:`dashboard.live`). Returns the message as the page shows it."""
     opened = await open_conversation(request, signed, conversation_id)
-    limit = request.app[HUB][keys.SETTINGS].limits.max_message_chars
+    limit = request.config_dict[keys.SETTINGS].limits.max_message_chars
     said = text(data, "message", limit=limit)
     desk = require_action(opened, signed)
     message_id = await desk.reply(signed.agent.id, opened.id, text_to_html(said))
@@ -239,7 +238,7 @@ async def note(request: web.Request, signed: Signed) -> web.StreamResponse:
     if not may_note(opened, signed):
         raise Forbidden("only the conversation's agent adds notes", code="not_yours")
     body = text(await fields(request), "note", limit=NOTE_LIMIT)
-    hub = request.app[HUB]
+    hub = request.config_dict
     async with hub[keys.DATABASE].writer.begin() as conn:
         added = await add_note(opened.id, signed.agent.id, body, conn=conn, clock=hub[keys.CLOCK])
     return answer(
@@ -268,7 +267,7 @@ async def transfer(request: web.Request, signed: Signed) -> web.StreamResponse:
         _, queues = await _transfer_targets(request, opened)
         if kind != "queue" or target not in {queue["value"] for queue in queues}:
             raise Invalid("to: choose a queue that leads to this conversation's provider")
-        await request.app[HUB][keys.SERVICE].transfer(opened.id, queue=name, agent_id=None)
+        await request.config_dict[keys.SERVICE].transfer(opened.id, queue=name, agent_id=None)
         inbox = link(request, "inbox")
         return answer(request, {"url": inbox}, to=f"{inbox}?done=transferred")
     desk = require_action(opened, signed)

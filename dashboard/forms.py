@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from dashboard.keys import FIELDS, HUB
+from dashboard.keys import FIELDS
 from hub import keys
 from hub.api.bodies import decode, read_body, refused
 from hub.api.multipart import read_multipart
@@ -35,7 +35,7 @@ async def fields(request: web.Request) -> Mapping[str, Any]:
             raise BadRequest("the body must be a JSON object")
         found: Mapping[str, Any] = data
     elif request.content_type == "multipart/form-data":
-        limit = request.app[HUB][keys.SETTINGS].limits.max_upload_bytes
+        limit = request.config_dict[keys.SETTINGS].limits.max_upload_bytes
         found = await read_multipart(request, max_file_bytes=limit)
     else:
         found = await _urlencoded(request)

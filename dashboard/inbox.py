@@ -7,7 +7,6 @@ from typing import Any
 
 from aiohttp import web
 
-from dashboard.keys import HUB
 from dashboard.presenters import inbox_row
 from dashboard.render import page
 from dashboard.sessions import Signed, signed_in
@@ -18,7 +17,7 @@ routes = web.RouteTableDef()
 
 
 async def inbox_state(request: web.Request, signed: Signed) -> dict[str, Any]:
-    hub = request.app[HUB]
+    hub = request.config_dict
     workspace = hub[keys.WORKSPACE]
     instances = list(workspace.desks)
     me = signed.agent.id

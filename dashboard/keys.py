@@ -7,8 +7,6 @@ from typing import Any
 
 from aiohttp import web
 
-# The hub application the dashboard is mounted in: its services live there.
-HUB: web.AppKey[web.Application] = web.AppKey("hub", web.Application)
 # A short hash of the static files, so browsers fetch new ones after an upgrade.
 ASSET_VERSION: web.AppKey[str] = web.AppKey("asset_version", str)
 # A request's fields once read (the CSRF check reads them before the view does).

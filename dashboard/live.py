@@ -31,7 +31,6 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from dashboard.conversation import send_reply, send_typing
-from dashboard.keys import HUB
 from dashboard.sessions import Signed, check_origin, current
 from hub import keys
 from hub.agents.live import Listener
@@ -39,6 +38,7 @@ from hub.agents.presence import heartbeat_seconds
 from hub.agents.workspace import desk_audience, watch_audience
 from hub.api.bodies import decode
 from hub.errors import HubError, Invalid, Unauthorized
+from hub.keys import Resources
 
 routes = web.RouteTableDef()
 POLICY_VIOLATION = 1008
@@ -49,7 +49,7 @@ def session_audience(token: str) -> str:
     return "session:" + hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
-def disconnect(hub: web.Application, audience: str) -> None:
+def disconnect(hub: Resources, audience: str) -> None:
     """Close the sockets of a session that ended (``session_audience``), or of every
     session of an agent (the agent's id), with 1008 "signed out"."""
     hub[keys.LIVE].close(audience, POLICY_VIOLATION)
@@ -147,7 +147,7 @@ async def live(request: web.Request) -> web.StreamResponse:
     signed = await current(request)
     if signed is None:
         raise Unauthorized("sign in first", code="signed_out")
-    hub = request.app[HUB]
+    hub = request.config_dict
     accounts = hub[keys.AGENTS]
     channel = hub[keys.LIVE]
     agent_id = signed.agent.id

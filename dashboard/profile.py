@@ -7,7 +7,6 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from dashboard.forms import answer, fields, text, wants_json
-from dashboard.keys import HUB
 from dashboard.presenters import link
 from dashboard.render import page
 from dashboard.sessions import COOKIE, Signed, dashboard_path, set_cookie, signed_in
@@ -56,7 +55,7 @@ async def save_profile(request: web.Request, signed: Signed) -> web.StreamRespon
     data = await fields(request)
     name = str(data.get("display_name", ""))
     avatar = str(data.get("avatar_url", ""))
-    hub = request.app[HUB]
+    hub = request.config_dict
     try:
         await hub[keys.AGENTS].update_profile(signed.agent.id, display_name=name, avatar_url=avatar)
     except HubError as exc:
@@ -77,7 +76,7 @@ async def change_password(request: web.Request, signed: Signed) -> web.StreamRes
     data = await fields(request)
     current = str(data.get("current_password", ""))[:1000]
     new = str(data.get("new_password", ""))[:1000]
-    accounts = request.app[HUB][keys.AGENTS]
+    accounts = request.config_dict[keys.AGENTS]
     address = request.remote or "unknown"
     try:
         await accounts.sign_in(signed.agent.email, current, address=address)
@@ -101,7 +100,7 @@ async def status(request: web.Request, signed: Signed) -> web.StreamResponse:
     presence = text(await fields(request), "presence", limit=20)
     if presence not in PRESENCES:
         raise Invalid(f"presence: must be one of {', '.join(PRESENCES)}")
-    await set_presence(request.app[HUB], signed.agent.id, presence)
+    await set_presence(request.config_dict, signed.agent.id, presence)
     return answer(request, {"presence": presence}, to=_back(request))
 
 

@@ -18,7 +18,6 @@ from urllib.parse import quote
 from aiohttp import web
 
 from dashboard.forms import fields, wants_json
-from dashboard.keys import HUB
 from hub import keys
 from hub.errors import Forbidden, Unauthorized
 from hub.models import AgentAccount, AgentSession
@@ -53,7 +52,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def secure_cookies(request: web.Request) -> bool:
-    return request.app[HUB][keys.SETTINGS].public_base_url.startswith("https://")
+    return request.config_dict[keys.SETTINGS].public_base_url.startswith("https://")
 
 
 def set_cookie(
@@ -84,7 +83,7 @@ def own_origins(request: web.Request) -> set[str]:
     """The origins the hub's own pages are served from."""
     return {
         f"{request.scheme}://{request.host}",
-        request.app[HUB][keys.SETTINGS].public_base_url,
+        request.config_dict[keys.SETTINGS].public_base_url,
     }
 
 
@@ -102,7 +101,7 @@ async def current(request: web.Request) -> Signed | None:
     token = request.cookies.get(COOKIE)
     if not token:
         return None
-    found = await request.app[HUB][keys.AGENTS].session(token)
+    found = await request.config_dict[keys.AGENTS].session(token)
     if found is None:
         return None
     agent, session = found

@@ -8,7 +8,6 @@ import secrets
 from aiohttp import web
 
 from dashboard.forms import fields
-from dashboard.keys import HUB
 from dashboard.live import disconnect, session_audience
 from dashboard.render import page
 from dashboard.sessions import (
@@ -82,7 +81,7 @@ async def signin(request: web.Request) -> web.StreamResponse:
             request, email=email, error="The sign-in form expired. Please try again.", status=403
         )
     password = str(form.get("password", ""))[:1000]
-    accounts = request.app[HUB][keys.AGENTS]
+    accounts = request.config_dict[keys.AGENTS]
     try:
         signed = await accounts.sign_in(email, password, address=request.remote or "unknown")
     except TooManyAttempts as exc:
@@ -94,7 +93,7 @@ async def signin(request: web.Request) -> web.StreamResponse:
     previous = await current(request)
     if previous is not None:
         await accounts.end_session(previous.token)
-        disconnect(request.app[HUB], session_audience(previous.token))
+        disconnect(request.config_dict, session_audience(previous.token))
     response = web.HTTPSeeOther(_next(request, form.get("next")))
     set_cookie(
         request, response, COOKIE, signed.token, max_age=int(SESSION_LIFETIME.total_seconds())
@@ -105,7 +104,7 @@ async def signin(request: web.Request) -> web.StreamResponse:
 @routes.post("/logout", name="signout")
 @signed_in
 async def signout(request: web.Request, signed: Signed) -> web.StreamResponse:
-    hub = request.app[HUB]
+    hub = request.config_dict
     await hub[keys.AGENTS].end_session(signed.token)
     disconnect(hub, session_audience(signed.token))
     # Signing out means leaving: no more offers (the chats held stay, as for "away").

@@ -10,7 +10,6 @@ from typing import Any
 from aiohttp import web
 
 from dashboard.forms import text, wants_json
-from dashboard.keys import HUB
 from dashboard.presenters import ticket_row
 from dashboard.render import page
 from dashboard.sessions import Signed, signed_in
@@ -51,7 +50,7 @@ async def tickets_state(request: web.Request, search: dict[str, str]) -> dict[st
         raise Invalid("to: the last day is before the first")
     since = datetime.combine(first, time(), UTC) if first else None
     before = datetime.combine(last + timedelta(days=1), time(), UTC) if last else None
-    hub = request.app[HUB]
+    hub = request.config_dict
     async with hub[keys.DATABASE].read() as conn:
         found = await find_tickets(
             conn=conn, user=search["user"] or None, since=since, before=before, limit=SHOWN + 1

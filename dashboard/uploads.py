@@ -10,7 +10,6 @@ from aiohttp import web
 
 from dashboard.access import open_conversation, require_action
 from dashboard.forms import answer, fields, text
-from dashboard.keys import HUB
 from dashboard.presenters import file_size, link, text_to_html
 from dashboard.sessions import Signed, signed_in
 from hub import keys
@@ -30,7 +29,7 @@ async def send_file(request: web.Request, signed: Signed) -> web.StreamResponse:
     """Store the file as the agent's (``uploader="agent"``), then send it as a message."""
     opened = await open_conversation(request, signed, request.match_info["conversation_id"])
     desk = require_action(opened, signed)
-    hub = request.app[HUB]
+    hub = request.config_dict
     limits = hub[keys.SETTINGS].limits
     if not request.content_type.startswith("multipart/"):
         raise UnsupportedMedia("send the file as multipart/form-data with a 'file' field")
@@ -90,7 +89,7 @@ def _caption(form: Mapping[str, Any], limit: int) -> str:
 @signed_in
 async def media(request: web.Request, signed: Signed) -> web.StreamResponse:
     """A file of a conversation this agent may read."""
-    async with request.app[HUB][keys.DATABASE].read() as conn:
+    async with request.config_dict[keys.DATABASE].read() as conn:
         stored = await get_media(request.match_info["media_id"], conn=conn, content=True)
     if stored is None:
         raise NotFound("this file does not exist")

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -39,7 +40,7 @@ from hub.journal import Journal
 from hub.lifecycle.scheduler import lifecycle_ctx
 from hub.notices import Fetcher, Notices, PostgresTransport, RedisTransport, Transport
 from hub.outbox import Dispatcher
-from hub.plugins import ProviderHost
+from hub.plugins import Instance, ProviderHost
 from hub.provider_context import HubProviderContext
 from hub.routing import Router
 from hub.security.proxies import forwarded_middleware, parse_networks
@@ -83,7 +84,7 @@ def create_app(
         app.middlewares.insert(0, forwarded_middleware(parse_networks(settings.trusted_proxies)))
     app[keys.BUS] = EventBus()
     app[keys.LIVE] = LiveChannel()
-    host = ProviderHost.build(settings, lambda name: HubProviderContext(app, name))
+    host = ProviderHost.build(settings, partial(_provider_context, app))
     app[keys.PROVIDERS] = host
     app[keys.ROUTER] = Router(settings.queues, [i.name for i in host if i.enabled])
 
@@ -95,7 +96,7 @@ def create_app(
             app.add_subapp(f"/providers/{instance.name}/", inbound)
 
     app.router.add_routes(media_links.routes)
-    app.add_subapp("/dashboard/", create_dashboard(app))
+    app.add_subapp("/dashboard/", create_dashboard())
     app.router.add_get("/", to_dashboard)
     app.router.add_static("/static/", STATIC, name="static")
 
@@ -107,6 +108,22 @@ def create_app(
         app.cleanup_ctx.extend([lifecycle_ctx, chatlayer_ctx])
     app.on_shutdown.append(_close_streams)
     return app
+
+
+def _provider_context(app: web.Application, instance: Instance) -> HubProviderContext:
+    """An instance's context: what the hub builds at start-up is looked up when used."""
+    return HubProviderContext(
+        instance.name,
+        settings=app[keys.SETTINGS],
+        clock=app[keys.CLOCK],
+        report=instance.report,
+        http=lambda: app[keys.HTTP],
+        database=lambda: app[keys.DATABASE],
+        journal=lambda: app[keys.JOURNAL],
+        workspace=lambda: app[keys.WORKSPACE],
+        service=lambda: app[keys.SERVICE],
+        tokens=lambda: app[keys.TOKENS],
+    )
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -225,7 +242,14 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
             max_attempts=settings.callback_attempts,
         ),
     )
-    chatlayer = ChatlayerChannel(app, journal)
+    chatlayer = ChatlayerChannel(
+        settings,
+        database=database,
+        journal=journal,
+        http=app[keys.HTTP],
+        tokens=app[keys.TOKENS],
+        clock=app[keys.CLOCK],
+    )
     chatlayer.install(dispatcher)
     app[keys.CHATLAYER] = chatlayer
     app[keys.AGENTS] = AgentAccounts(app[keys.DATABASE], app[keys.CLOCK])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import aiohttp
-from aiohttp import web
+from aiohttp import ChainMapProxy, web
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -33,6 +33,10 @@ if TYPE_CHECKING:
     from hub.settings import Settings
     from hub.streams import LogReader
     from hub.telemetry.metrics import HubMetrics
+
+# Where a hub's resources are read: the application, or a request's ``config_dict``
+# (which also finds them from a sub-app such as the dashboard).
+Resources = web.Application | ChainMapProxy
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 # False for a command that starts the hub only to look (no scheduler, no deliveries).

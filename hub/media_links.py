@@ -11,19 +11,21 @@ from aiohttp import web
 from yarl import URL
 
 from hub import keys
+from hub.clock import Clock
 from hub.errors import Forbidden, NotFound
+from hub.security.tokens import TokenSigner
 from hub.store.media import get_media
 
 routes = web.RouteTableDef()
 PATH = "/files/{media_id}"
 
 
-def media_link(app: web.Application, media_id: str, ttl: float) -> str:
+def media_link(tokens: TokenSigner, clock: Clock, base: str, media_id: str, ttl: float) -> str:
+    """A link to ``media_id`` under ``base`` (the hub's public address), valid ``ttl`` s."""
     if ttl <= 0:
         raise ValueError("ttl must be more than 0 seconds")
-    expires = int(app[keys.CLOCK].now().timestamp() + ttl)
-    signature = app[keys.TOKENS].sign_link(media_id, expires)
-    base = app[keys.SETTINGS].public_base_url
+    expires = int(clock.now().timestamp() + ttl)
+    signature = tokens.sign_link(media_id, expires)
     return str(
         URL(f"{base}/files/{quote(media_id)}").with_query(expires=str(expires), signature=signature)
     )

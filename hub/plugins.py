@@ -113,9 +113,10 @@ class ProviderHost:
 
     @classmethod
     def build(
-        cls, settings: Settings, make_context: Callable[[str], ProviderContext]
+        cls, settings: Settings, make_context: Callable[[Instance], ProviderContext]
     ) -> ProviderHost:
-        """Load the adapters and construct every instance (no I/O yet: see ``start``)."""
+        """Load the adapters and construct every instance (no I/O yet: see ``start``);
+        ``make_context`` gives each its :class:`~providers.ProviderContext`."""
         adapters = discover_adapters()
         instances: dict[str, Instance] = {}
         for name, declared in declared_instances(settings, adapters).items():
@@ -139,7 +140,7 @@ class ProviderHost:
                     describe_validation_error(exc, key_prefix=f"providers.{name}")
                 ) from None
             try:
-                instance.provider = adapter.cls(name, config, make_context(name))
+                instance.provider = adapter.cls(name, config, make_context(instance))
             except Exception as exc:
                 instance.detail = f"adapter failed to initialise: {type(exc).__name__}: {exc}"
                 log.exception("provider %s failed to initialise", name)

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import sqlalchemy as sa
-from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
-from hub import keys, media_links
+from hub import media_links
 from hub.conversation import agent_side, user_side
 from hub.models import Media, ProviderLink, table
 from hub.security.sanitize import clean_html
@@ -36,7 +35,12 @@ LINKS = table(ProviderLink)
 
 if TYPE_CHECKING:
     from hub.agents.workspace import HubWorkspace
+    from hub.clock import Clock
+    from hub.conversation.service import ConversationService
+    from hub.db import Database
     from hub.journal import Journal, Scope
+    from hub.security.tokens import TokenSigner
+    from hub.settings import Settings
 
 
 def media_info(stored: Any) -> MediaInfo:
@@ -46,34 +50,58 @@ def media_info(stored: Any) -> MediaInfo:
 
 
 class HubProviderContext(ProviderContext):
-    """Resolves the hub's resources when called, so it can exist before the app starts."""
+    """One instance's door into the hub. It exists before the hub starts (adapters are
+    built, and their routes mounted, by the app factory), so what the hub builds at start-up
+    comes as callables that return it once it exists."""
 
-    def __init__(self, app: web.Application, instance: str) -> None:
-        self.app = app
+    def __init__(
+        self,
+        instance: str,
+        *,
+        settings: Settings,
+        clock: Clock,
+        report: Callable[[bool, str], None],
+        http: Callable[[], aiohttp.ClientSession],
+        database: Callable[[], Database],
+        journal: Callable[[], Journal],
+        workspace: Callable[[], HubWorkspace],
+        service: Callable[[], ConversationService],
+        tokens: Callable[[], TokenSigner],
+    ) -> None:
         self.instance = instance
+        self.settings = settings
+        self.clock = clock
         self.logger = logging.getLogger(f"offload_hub.providers.{instance}")
+        self._report = report
+        self._http = http
+        self._database = database
+        self._journal_of = journal
+        self._workspace = workspace
+        self._service = service
+        self._tokens = tokens
         self._store: HubAdapterStore | None = None
 
     @property
     def http(self) -> aiohttp.ClientSession:
-        return self.app[keys.HTTP]
+        return self._http()
 
     @property
     def workspace(self) -> HubWorkspace:
-        return self.app[keys.WORKSPACE]
+        return self._workspace()
+
+    @property
+    def database(self) -> Database:
+        return self._database()
 
     @property
     def _journal(self) -> Journal:
-        return self.app[keys.JOURNAL]
+        return self._journal_of()
 
     def url_for(self, path: str) -> str:
-        base = self.app[keys.SETTINGS].public_base_url
-        return f"{base}/providers/{self.instance}{path}"
+        return f"{self.settings.public_base_url}/providers/{self.instance}{path}"
 
     def report_health(self, ok: bool, detail: str = "") -> None:
-        instance = self.app[keys.PROVIDERS].get(self.instance)
-        if instance is not None:
-            instance.report(ok, detail)
+        self._report(ok, detail)
 
     def _submit(self, unit: Any, conversation_id: str, **arguments: Any) -> asyncio.Future[Any]:
         """The report goes into the journal now; the future says when it is stored."""
@@ -129,7 +157,7 @@ class HubProviderContext(ProviderContext):
         media_id: str,
         record_if_ended: bool,
     ) -> str:
-        async with self.app[keys.DATABASE].lookup() as conn:
+        async with self.database.lookup() as conn:
             stored = await get_media(media_id, conn=conn)
         if stored is None or stored.conversation_id != conversation_id:
             raise UnknownConversation(f"media {media_id!r} is not of {conversation_id!r}")
@@ -146,7 +174,7 @@ class HubProviderContext(ProviderContext):
     def agent_typing(
         self, conversation_id: str, typing: bool, *, agent: Agent | None = None
     ) -> Awaitable[None]:
-        ttl = timedelta(seconds=self.app[keys.SETTINGS].lifecycle.agent_typing_seconds)
+        ttl = timedelta(seconds=self.settings.lifecycle.agent_typing_seconds)
         return self._submit(
             agent_side.agent_typing, conversation_id, typing=typing, agent=agent, ttl=ttl
         )
@@ -247,12 +275,14 @@ class HubProviderContext(ProviderContext):
         )
 
     def media_link(self, media_id: str, ttl: float = 3600.0) -> str:
-        return media_links.media_link(self.app, media_id, ttl)
+        return media_links.media_link(
+            self._tokens(), self.clock, self.settings.public_base_url, media_id, ttl
+        )
 
     async def link(self, conversation_id: str, platform_id: str) -> None:
         if not isinstance(platform_id, str) or not 1 <= len(platform_id) <= MAX_KEY_CHARS:
             raise ValueError(f"a platform id is a string of 1 to {MAX_KEY_CHARS} characters")
-        database = self.app[keys.DATABASE]
+        database = self.database
 
         async def work(scope: Scope) -> None:
             await agent_side.owned(scope, conversation_id, self.instance)
@@ -265,7 +295,7 @@ class HubProviderContext(ProviderContext):
                         instance=self.instance,
                         platform_id=platform_id,
                         conversation_id=conversation_id,
-                        created_at=self.app[keys.CLOCK].now(),
+                        created_at=self.clock.now(),
                     )
                 )
         except IntegrityError:
@@ -276,14 +306,12 @@ class HubProviderContext(ProviderContext):
                 ) from None
 
     async def lookup(self, platform_id: str) -> str | None:
-        return await linked(self.app[keys.DATABASE], self.instance, platform_id)
+        return await linked(self.database, self.instance, platform_id)
 
     @property
     def store(self) -> AdapterStore:
         if self._store is None:
-            self._store = HubAdapterStore(
-                self.app[keys.DATABASE], self.app[keys.CLOCK], self.instance
-            )
+            self._store = HubAdapterStore(self.database, self.clock, self.instance)
         return self._store
 
     async def request_transfer(
@@ -295,7 +323,7 @@ class HubProviderContext(ProviderContext):
         next_step: bool = False,
         event_id: str | None = None,
     ) -> None:
-        await self.app[keys.SERVICE].move(
+        await self._service().move(
             conversation_id,
             instance=self.instance,
             queue=queue,
@@ -305,7 +333,7 @@ class HubProviderContext(ProviderContext):
         )
 
     async def read_media(self, media_id: str) -> tuple[MediaInfo, bytes]:
-        async with self.app[keys.DATABASE].read() as conn:
+        async with self.database.read() as conn:
             stored = await get_media(media_id, conn=conn, content=True)
             owner = None
             if stored is not None:

@@ -8,7 +8,6 @@ from typing import Any
 from aiohttp import web
 
 from dashboard.forms import fields, listed
-from dashboard.keys import HUB
 from dashboard.live import disconnect
 from dashboard.presenters import link
 from dashboard.render import page
@@ -37,7 +36,7 @@ async def _agents_page(
     error: str | None = None,
     status: int = 200,
 ) -> web.Response:
-    agents = await request.app[HUB][keys.AGENTS].all()
+    agents = await request.config_dict[keys.AGENTS].all()
     return page(
         request,
         signed,
@@ -58,7 +57,7 @@ async def agents(request: web.Request, signed: Signed) -> web.StreamResponse:
 async def add_agent(request: web.Request, signed: Signed) -> web.StreamResponse:
     form = await fields(request)
     try:
-        agent = await request.app[HUB][keys.AGENTS].create(
+        agent = await request.config_dict[keys.AGENTS].create(
             str(form.get("email", "")),
             str(form.get("display_name", "")),
             str(form.get("password", "")),
@@ -74,7 +73,7 @@ async def add_agent(request: web.Request, signed: Signed) -> web.StreamResponse:
 
 
 async def _agent(request: web.Request) -> AgentAccount:
-    agent = await request.app[HUB][keys.AGENTS].get(request.match_info["agent_id"])
+    agent = await request.config_dict[keys.AGENTS].get(request.match_info["agent_id"])
     if agent is None:
         raise NotFound("this agent does not exist")
     return agent
@@ -116,7 +115,7 @@ async def save_agent(request: web.Request, signed: Signed) -> web.StreamResponse
     try:
         if agent.id == signed.agent.id and role != "admin":
             raise Conflict("you cannot take away your own admin role", code="own_role")
-        await request.app[HUB][keys.AGENTS].set_limits(
+        await request.config_dict[keys.AGENTS].set_limits(
             agent.id,
             max_chats=_number(form.get("max_chats", agent.max_chats), "max chats"),
             skills=listed(str(form.get("skills", ""))),
@@ -134,10 +133,10 @@ async def reset_password(request: web.Request, signed: Signed) -> web.StreamResp
     agent = await _agent(request)
     password = str((await fields(request)).get("password", ""))
     try:
-        await request.app[HUB][keys.AGENTS].reset_password(agent.id, password)
+        await request.config_dict[keys.AGENTS].reset_password(agent.id, password)
     except HubError as exc:
         return _agent_page(request, signed, agent, error=exc.message, status=exc.status)
-    disconnect(request.app[HUB], agent.id)  # every session of theirs has ended
+    disconnect(request.config_dict, agent.id)  # every session of theirs has ended
     raise _done(request, agent, "agent-password")
 
 
@@ -148,7 +147,7 @@ async def set_disabled(request: web.Request, signed: Signed) -> web.StreamRespon
     disabled = str((await fields(request)).get("disabled", "")) == "true"
     if disabled and agent.id == signed.agent.id:
         return _agent_page(request, signed, agent, error="You cannot disable yourself.", status=409)
-    hub = request.app[HUB]
+    hub = request.config_dict
     await hub[keys.AGENTS].set_disabled(agent.id, disabled)
     if disabled:  # offline: no more offers to someone who cannot sign in
         disconnect(hub, agent.id)

@@ -7,7 +7,6 @@ from typing import Any
 from aiohttp import web
 
 from dashboard.forms import fields, listed, text
-from dashboard.keys import HUB
 from dashboard.presenters import link
 from dashboard.render import page
 from dashboard.sessions import Signed, admin_only
@@ -28,7 +27,7 @@ async def _bots_page(
     error: str | None = None,
     status: int = 200,
 ) -> web.Response:
-    async with request.app[HUB][keys.DATABASE].read() as conn:
+    async with request.config_dict[keys.DATABASE].read() as conn:
         bots = await list_bots(conn=conn)
     return page(
         request,
@@ -63,7 +62,7 @@ async def add_bot(request: web.Request, signed: Signed) -> web.StreamResponse:
         origins = _origins(str(form.get("allowed_origins", "")))
     except Invalid as exc:
         return await _bots_page(request, signed, form=kept, error=exc.message, status=422)
-    hub = request.app[HUB]
+    hub = request.config_dict
     async with hub[keys.DATABASE].writer.begin() as conn:
         bot, secret = await create_bot(
             name, conn=conn, clock=hub[keys.CLOCK], allowed_origins=origins
@@ -76,7 +75,7 @@ async def add_bot(request: web.Request, signed: Signed) -> web.StreamResponse:
 @routes.post("/admin/bots/{bot_id}/rotate", name="admin_bot_rotate")
 @admin_only
 async def rotate(request: web.Request, signed: Signed) -> web.StreamResponse:
-    hub = request.app[HUB]
+    hub = request.config_dict
     bot_id = request.match_info["bot_id"]
     async with hub[keys.DATABASE].writer.begin() as conn:
         bot = await get_bot(bot_id, conn=conn)
@@ -97,10 +96,10 @@ async def rotate(request: web.Request, signed: Signed) -> web.StreamResponse:
 async def set_disabled(request: web.Request, signed: Signed) -> web.StreamResponse:
     disabled = str((await fields(request)).get("disabled", "")) == "true"
     try:
-        async with request.app[HUB][keys.DATABASE].writer.begin() as conn:
+        async with request.config_dict[keys.DATABASE].writer.begin() as conn:
             await set_bot_disabled(request.match_info["bot_id"], disabled, conn=conn)
     except LookupError:
         raise NotFound("this bot does not exist") from None
-    request.app[HUB][keys.BOTS].forget()
+    request.config_dict[keys.BOTS].forget()
     done = "bot-disabled" if disabled else "bot-enabled"
     raise web.HTTPSeeOther(link(request, "admin_bots") + f"?done={done}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from dashboard.forms import fields, text
-from dashboard.keys import HUB
 from dashboard.presenters import link
 from dashboard.render import page
 from dashboard.sessions import Signed, admin_only
@@ -24,7 +23,7 @@ async def _canned_page(
     error: str | None = None,
     status: int = 200,
 ) -> web.Response:
-    async with request.app[HUB][keys.DATABASE].read() as conn:
+    async with request.config_dict[keys.DATABASE].read() as conn:
         canned = await canned_responses(conn=conn)
     return page(
         request,
@@ -45,14 +44,14 @@ async def canned(request: web.Request, signed: Signed) -> web.StreamResponse:
 @admin_only
 async def add(request: web.Request, signed: Signed) -> web.StreamResponse:
     form = await fields(request)
-    limit = request.app[HUB][keys.SETTINGS].limits.max_message_chars
+    limit = request.config_dict[keys.SETTINGS].limits.max_message_chars
     try:
         title = text(form, "title", limit=200)
         body = text(form, "body", limit=limit)
     except HubError as exc:
         kept = {key: str(value) for key, value in form.items()}
         return await _canned_page(request, signed, form=kept, error=exc.message, status=422)
-    hub = request.app[HUB]
+    hub = request.config_dict
     async with hub[keys.DATABASE].writer.begin() as conn:
         await add_canned_response(title, body, conn=conn, clock=hub[keys.CLOCK])
     raise web.HTTPSeeOther(link(request, "admin_canned") + "?done=canned-added")
@@ -61,7 +60,7 @@ async def add(request: web.Request, signed: Signed) -> web.StreamResponse:
 @routes.post("/admin/canned/{canned_id}/delete", name="admin_canned_delete")
 @admin_only
 async def delete(request: web.Request, signed: Signed) -> web.StreamResponse:
-    async with request.app[HUB][keys.DATABASE].writer.begin() as conn:
+    async with request.config_dict[keys.DATABASE].writer.begin() as conn:
         deleted = await delete_canned_response(request.match_info["canned_id"], conn=conn)
     if not deleted:
         raise NotFound("this canned response does not exist")

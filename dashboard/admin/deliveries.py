@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from dashboard.keys import HUB
 from dashboard.render import page
 from dashboard.sessions import Signed, admin_only
 from hub import keys
@@ -20,7 +19,7 @@ routes = web.RouteTableDef()
 async def _page(
     request: web.Request, signed: Signed, *, sent: str | None = None, status: int = 200
 ) -> web.Response:
-    async with request.app[HUB][keys.DATABASE].read() as conn:
+    async with request.config_dict[keys.DATABASE].read() as conn:
         dead = await dead_letters(conn=conn, limit=200)
     # Failed hand-backs to Chatlayer: each leaves a user with a paused, silent bot.
     paused = [row for row in dead if is_chatlayer_hand_back(row)]
@@ -47,6 +46,6 @@ async def deliveries(request: web.Request, signed: Signed) -> web.StreamResponse
 @admin_only
 async def redeliver(request: web.Request, signed: Signed) -> web.StreamResponse:
     event_id = request.match_info["event_id"]
-    if not await request.app[HUB][keys.DISPATCHER].redeliver(event_id):
+    if not await request.config_dict[keys.DISPATCHER].redeliver(event_id):
         raise NotFound("this delivery is not a dead letter (any more)")
     return await _page(request, signed, sent=event_id)

@@ -8,7 +8,6 @@ from typing import Any
 
 from aiohttp import web
 
-from dashboard.keys import HUB
 from dashboard.presenters import duration, inbox_row, link
 from dashboard.render import page
 from dashboard.sessions import Signed, admin_only
@@ -38,7 +37,7 @@ def rating_row(summary: RatingSummary) -> dict[str, Any]:
 
 
 async def overview_state(request: web.Request, signed: Signed) -> dict[str, Any]:
-    hub = request.app[HUB]
+    hub = request.config_dict
     workspace = hub[keys.WORKSPACE]
     instances = list(workspace.desks)
     now = hub[keys.CLOCK].now()

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
 import sqlalchemy as sa
 from aiohttp import web
 
@@ -19,8 +20,11 @@ from hub import keys
 from hub.chatlayer.delivery import KIND, ChatlayerDelivery, chatlayer_tap
 from hub.chatlayer.history import SESSIONS, ChatlayerHistory
 from hub.chatlayer.settings import ChatlayerSettings
+from hub.clock import Clock
+from hub.db import Database
 from hub.journal import Journal
 from hub.outbox import Dispatcher
+from hub.security.tokens import TokenSigner
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,20 +35,30 @@ ORPHAN_HOURS = 24.0
 
 
 class ChatlayerChannel:
-    def __init__(self, app: web.Application, journal: Journal) -> None:
-        settings: Settings = app[keys.SETTINGS]
-        self.app = app
+    """The Chatlayer integrations of one hub: their history, and the hand-backs' outbox
+    handler. Built once the HTTP session and the token key exist (start-up)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        database: Database,
+        journal: Journal,
+        http: aiohttp.ClientSession,
+        tokens: TokenSigner,
+        clock: Clock,
+    ) -> None:
         self.settings = settings
         self.integrations: dict[str, ChatlayerSettings] = dict(settings.chatlayer)
         self.journal = journal
-        self.history = ChatlayerHistory(app[keys.DATABASE], journal)
+        self.history = ChatlayerHistory(database, journal)
         self.delivery = ChatlayerDelivery(
             self.integrations,
             self.history,
-            app[keys.DATABASE],
-            lambda: app[keys.HTTP],
-            lambda: app[keys.TOKENS],
-            app[keys.CLOCK],
+            database,
+            lambda: http,
+            lambda: tokens,
+            clock,
             public_url=settings.public_base_url,
             token_ttl=settings.token_ttl_seconds,
             timeout=settings.provider_timeout_seconds,
@@ -54,8 +68,7 @@ class ChatlayerChannel:
 
     def install(self, dispatcher: Dispatcher) -> None:
         """Add the tap and the outbox handler (before the journal and dispatcher start)."""
-        app = self.app
-        self.journal.taps.append(chatlayer_tap(self.integrations, lambda: app.get(keys.DISPATCHER)))
+        self.journal.taps.append(chatlayer_tap(self.integrations, lambda: dispatcher))
         dispatcher.register(KIND, self.delivery)
 
     def history_ttl(self, integration: ChatlayerSettings) -> timedelta:

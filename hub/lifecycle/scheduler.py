@@ -32,9 +32,18 @@ def _guarded(name: str, job: Callable[[], Awaitable[Any]]) -> Callable[[], Await
 async def lifecycle_ctx(app: web.Application) -> AsyncIterator[None]:
     """The scheduler, started after the providers; its first tick runs at once, so what
     came due while the hub was down is acted on at start-up."""
-    lifecycle = Lifecycle(app)
-    app[keys.LIFECYCLE] = lifecycle
     settings = app[keys.SETTINGS].lifecycle
+    lifecycle = Lifecycle(
+        settings,
+        database=app[keys.DATABASE],
+        journal=app[keys.JOURNAL],
+        dispatcher=app[keys.DISPATCHER],
+        service=app[keys.SERVICE],
+        workspace=app[keys.WORKSPACE],
+        host=app[keys.PROVIDERS],
+        router=app[keys.ROUTER],
+    )
+    app[keys.LIFECYCLE] = lifecycle
     scheduler = AsyncIOScheduler(timezone=UTC)
     now = datetime.now(UTC)
     common: dict[str, Any] = {"max_instances": 1, "coalesce": True, "next_run_time": now}

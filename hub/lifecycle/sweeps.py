@@ -6,13 +6,12 @@ import asyncio
 import logging
 import math
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from aiohttp import web
 
-from hub import actions, keys
-from hub.agents.presence import presence_changed
+from hub import actions
+from hub.agents.presence import announce_presence
 from hub.conversation import agent_side
 from hub.conversation.delivery import stage_close
 from hub.conversation.ending import end
@@ -35,6 +34,16 @@ from hub.models import (
 )
 from hub.store.conversations import get_conversation
 from providers import Capability, ConversationRef, SupportsQueuePosition
+
+if TYPE_CHECKING:
+    from hub.agents.workspace import HubWorkspace
+    from hub.conversation.service import ConversationService
+    from hub.db import Database
+    from hub.journal import Journal
+    from hub.outbox import Dispatcher
+    from hub.plugins import ProviderHost
+    from hub.routing import Router
+    from hub.settings import Lifecycle as LifecycleSettings
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +76,28 @@ class Lifecycle:
     """The hub's clocks. ``tick`` runs every deadline sweep once; the scheduler calls it
     every ``lifecycle.tick_seconds``, tests call it after moving their clock."""
 
-    def __init__(self, app: web.Application) -> None:
-        self.app = app
-        self.settings = app[keys.SETTINGS].lifecycle
-        self.journal = app[keys.JOURNAL]
-        self.service = app[keys.SERVICE]
-        self.database = app[keys.DATABASE]
-        self.waiting = WaitClocks(app)
+    def __init__(
+        self,
+        settings: LifecycleSettings,
+        *,
+        database: Database,
+        journal: Journal,
+        dispatcher: Dispatcher,
+        service: ConversationService,
+        workspace: HubWorkspace,
+        host: ProviderHost,
+        router: Router,
+    ) -> None:
+        self.settings = settings
+        self.journal = journal
+        self.service = service
+        self.database = database
+        self.dispatcher = dispatcher
+        self.workspace = workspace
+        self.host = host
+        self.waiting = WaitClocks(
+            settings, database=database, journal=journal, service=service, router=router
+        )
         # Set once the first pass after start-up is over: what came due while the hub
         # was down has then been acted on.
         self.caught_up = asyncio.Event()
@@ -148,7 +172,7 @@ class Lifecycle:
         close_after = self.settings.idle_close_seconds
         if warn_after <= 0:
             return 0
-        dispatcher = self.app[keys.DISPATCHER]
+        dispatcher = self.dispatcher
 
         async def work(scope: Scope) -> int:
             now = scope.now
@@ -212,7 +236,7 @@ class Lifecycle:
         """A conversation still queued when its step's wait limit passes, or that nobody
         could take for ``no_agents_seconds``, moves to the next step (the old provider
         withdraws it; the user is told); routing interrupted by a crash resumes."""
-        dispatcher = self.app[keys.DISPATCHER]
+        dispatcher = self.dispatcher
 
         async def work(scope: Scope) -> list[tuple[str, int, tuple[str, ...], bool]]:
             now = scope.now
@@ -265,7 +289,7 @@ class Lifecycle:
     async def offers(self) -> int:
         """Offers not accepted in time go to the next agent (each desk has its timeout)."""
         done = 0
-        for desk in list(self.app[keys.WORKSPACE].desks.values()):
+        for desk in list(self.workspace.desks.values()):
             try:
                 done += await desk.expire_offers()
             except Exception:
@@ -297,7 +321,7 @@ class Lifecycle:
         gone = await self.journal.run(work, isolated=True)
         for agent_id in gone:
             log.info("agent %s went offline: no heartbeat for %gs", agent_id, timeout)
-            await presence_changed(self.app, agent_id, "offline", vanished=True)
+            await announce_presence(self.workspace, agent_id, "offline", vanished=True)
         return len(gone)
 
     # -- queue positions -----------------------------------------------------------------------
@@ -306,7 +330,7 @@ class Lifecycle:
         """Ask providers that know queue positions where each waiting conversation stands;
         the chatbot hears only what changed."""
         told = 0
-        host = self.app[keys.PROVIDERS]
+        host = self.host
         for instance in host:
             provider = instance.provider
             if (

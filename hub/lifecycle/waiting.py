@@ -18,17 +18,21 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from aiohttp import web
 
-from hub import keys
-from hub.journal import Scope
+from hub.journal import Journal, Scope
 from hub.lifecycle.claims import claim, due_conversations
 from hub.models import Conversation, table
 from hub.settings import ChainStep
 from providers import AvailabilityRequest
+
+if TYPE_CHECKING:
+    from hub.conversation.service import ConversationService
+    from hub.db import Database
+    from hub.routing import Router
+    from hub.settings import Lifecycle
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +57,20 @@ def _waiting_query() -> sa.Select[Any]:
 
 
 class WaitClocks:
-    def __init__(self, app: web.Application) -> None:
-        self.app = app
-        self.settings = app[keys.SETTINGS].lifecycle
-        self.journal = app[keys.JOURNAL]
-        self.database = app[keys.DATABASE]
-        self.service = app[keys.SERVICE]
-        self.router = app[keys.ROUTER]
+    def __init__(
+        self,
+        settings: Lifecycle,
+        *,
+        database: Database,
+        journal: Journal,
+        service: ConversationService,
+        router: Router,
+    ) -> None:
+        self.settings = settings
+        self.journal = journal
+        self.database = database
+        self.service = service
+        self.router = router
         self._checked_at: datetime | None = None
 
     @property

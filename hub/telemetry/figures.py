@@ -15,17 +15,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from aiohttp import web
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from hub import keys
 from hub.models import OPEN_STATUSES
 from hub.store.figures import Tally, failed_hand_backs, open_conversations, undelivered
 from hub.telemetry.metrics import PREFIX
+
+if TYPE_CHECKING:
+    from hub.clock import Clock
+    from hub.db import Database
+    from hub.journal import Journal
+    from hub.outbox import Dispatcher
+    from hub.plugins import ProviderHost
+    from hub.routing import Router
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +51,23 @@ class DatabaseFigures:
 class Figures:
     """The collector of one app's scrape-time figures (registered in its registry)."""
 
-    def __init__(self, app: web.Application) -> None:
-        self.app = app
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        database: Callable[[], Database | None],
+        host: Callable[[], ProviderHost | None],
+        router: Callable[[], Router | None],
+        journal: Callable[[], Journal | None],
+        dispatcher: Callable[[], Dispatcher | None],
+    ) -> None:
+        """Each callable returns its resource once the hub has built it (None before)."""
+        self.clock = clock
+        self._database_of = database
+        self._host = host
+        self._router = router
+        self._journal = journal
+        self._dispatcher = dispatcher
         self.database = DatabaseFigures()
         self.database_up = False
         self.cache_seconds = CACHE_SECONDS
@@ -59,8 +81,11 @@ class Figures:
             if self._read_at is not None and loop.time() - self._read_at < self.cache_seconds:
                 return
             try:
+                database = self._database_of()
+                if database is None:
+                    raise RuntimeError("the hub has not started")
                 async with asyncio.timeout(QUERY_TIMEOUT):
-                    async with self.app[keys.DATABASE].read() as conn:
+                    async with database.read() as conn:
                         conversations = await open_conversations(conn=conn)
                         outbox = await undelivered(conn=conn)
                         hand_backs = await failed_hand_backs(conn=conn)
@@ -80,7 +105,7 @@ class Figures:
         return list(self._database()) + list(self._process())
 
     def _database(self) -> Iterator[Metric]:
-        now = self.app[keys.CLOCK].now()
+        now = self.clock.now()
         up = GaugeMetricFamily(
             PREFIX + "database_up",
             "1 if the database answered the last read of these figures",
@@ -153,20 +178,19 @@ class Figures:
         yield hand_backs
 
     def _queue_names(self) -> list[str]:
-        router = self.app.get(keys.ROUTER)
+        router = self._router()
         return [queue.name for queue in router.queues] if router is not None else []
 
     def _process(self) -> Iterator[Metric]:
-        app = self.app
         up = GaugeMetricFamily(
             PREFIX + "provider_up",
             "1 if the provider instance is enabled, started and healthy (routing uses it)",
             labels=("provider", "type"),  # not "instance": Prometheus's label for the target
         )
-        for instance in app[keys.PROVIDERS]:
+        for instance in self._host() or ():
             up.add_metric((instance.name, instance.type), int(instance.usable))
         yield up
-        journal = app.get(keys.JOURNAL)
+        journal = self._journal()
         if journal is not None:
             yield CounterMetricFamily(
                 PREFIX + "journal_commits",
@@ -178,7 +202,7 @@ class Figures:
                 "Units of work committed by this process's journal",
                 value=getattr(journal, "units", 0),
             )
-        dispatcher = app.get(keys.DISPATCHER)
+        dispatcher = self._dispatcher()
         if dispatcher is not None:
             yield GaugeMetricFamily(
                 PREFIX + "outbox_in_flight",

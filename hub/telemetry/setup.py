@@ -20,7 +20,14 @@ from hub.telemetry.waits import wait_tap
 
 def install(app: web.Application) -> None:
     hub_metrics = app[keys.METRICS] = HubMetrics()
-    figures = app[FIGURES] = Figures(app)
+    figures = app[FIGURES] = Figures(
+        app[keys.CLOCK],
+        database=lambda: app.get(keys.DATABASE),
+        host=lambda: app.get(keys.PROVIDERS),
+        router=lambda: app.get(keys.ROUTER),
+        journal=lambda: app.get(keys.JOURNAL),
+        dispatcher=lambda: app.get(keys.DISPATCHER),
+    )
     hub_metrics.registry.register(figures)
     app.middlewares.insert(0, request_middleware)
     app.on_response_prepare.append(on_response_prepare)
