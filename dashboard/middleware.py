@@ -12,7 +12,7 @@ from dashboard.sessions import Handler
 from hub.errors import HubError
 from hub.security.headers import content_security_policy
 from providers import ProviderError
-from providers.errors import ConversationEnded, UnknownConversation
+from providers.errors import ConversationEnded, UnknownConversation, error_body
 from providers.workspace import DeskError
 
 log = logging.getLogger(__name__)
@@ -59,9 +59,7 @@ def error_response(
     request: web.Request, status: int, code: str, message: str, **details: object
 ) -> web.Response:
     if wants_json(request):
-        response = web.json_response(
-            {"error": {"code": code, "message": message, **details}}, status=status
-        )
+        response = web.json_response(error_body(code, message, **details), status=status)
     else:
         response = aiohttp_jinja2.render_template(
             "error.html",

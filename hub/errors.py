@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from providers.errors import error_body
+
 
 class HubError(Exception):
     status = 400
@@ -17,10 +19,7 @@ class HubError(Exception):
         self.details = details
 
     def body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.details:
-            error.update(self.details)
-        return {"error": error}
+        return error_body(self.code, self.message, **self.details)
 
 
 class BadRequest(HubError):

@@ -6,9 +6,34 @@ an auth error marks the instance unhealthy. Anything else an adapter raises is t
 as a crash of that call: logged, and handled like a transient error, never fatal to the hub.
 
 The context raises the last two when an adapter reports on a conversation it does not own.
+
+Every refusal over HTTP, the hub's and an adapter endpoint's, has one body:
+``{"error": {"code", "message", ...}}`` (:func:`error_body`, :func:`error_response`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+
+def error_body(code: str, message: str, **details: Any) -> dict[str, Any]:
+    """The error envelope: a stable ``code``, a ``message`` for people, any ``details``."""
+    return {"error": {"code": code, "message": message, **details}}
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **details: Any,
+) -> web.Response:
+    """A JSON answer with the error envelope and ``status``."""
+    return web.json_response(error_body(code, message, **details), status=status, headers=headers)
 
 
 class ProviderError(Exception):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 from aiohttp import web
@@ -11,6 +10,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from hub.api.registry import Handler
 from hub.errors import HubError
+from providers.errors import error_response
 
 log = logging.getLogger(__name__)
 
@@ -29,19 +29,12 @@ _CODES = {
 }
 
 
-def error_response(status: int, code: str, message: str, **extra: object) -> web.Response:
-    body = {"error": {"code": code, "message": message, **extra}}
-    return web.Response(text=json.dumps(body), status=status, content_type="application/json")
-
-
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except HubError as exc:
-        return web.Response(
-            text=json.dumps(exc.body()), status=exc.status, content_type="application/json"
-        )
+        return error_response(exc.status, exc.code, exc.message, **exc.details)
     except web.HTTPRequestEntityTooLarge as exc:
         return error_response(
             413, "too_large", f"the request body is larger than {exc.max_size} bytes"

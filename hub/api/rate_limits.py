@@ -17,11 +17,11 @@ from collections.abc import Callable
 from aiohttp import web
 
 from hub import keys
-from hub.api.errors import error_response
 from hub.api.registry import Handler
 from hub.security.keys import SECRET_PREFIX
 from hub.security.tokens import TOKEN_PREFIX
 from hub.settings import RateLimit, RateLimits
+from providers.errors import error_response
 
 LIMITED_PATHS = ("/v1/", "/providers/")
 MAX_KEYS = 100_000  # buckets kept per limit; past that, full (idle) ones are dropped

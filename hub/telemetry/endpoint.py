@@ -13,8 +13,8 @@ from aiohttp import web
 from prometheus_client.exposition import choose_encoder
 
 from hub import keys
-from hub.api.errors import error_response
 from hub.telemetry.figures import Figures
+from providers.errors import error_response
 
 FIGURES: web.AppKey[Figures] = web.AppKey("metrics_figures", Figures)
 

@@ -32,18 +32,13 @@ from providers import Agent, ConversationEnded, ProviderContext, UnknownConversa
 from providers.email import references
 from providers.email.memory import Memory
 from providers.email.replies import ReplyError, parse_reply, text_to_html
+from providers.errors import error_response
 
 RAW_TYPES = frozenset({"message/rfc822", "text/plain", "application/octet-stream"})
 FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
 FORM_FIELDS = ("email", "message", "body-mime")
 # aiohttp warns of these (they are errors where warnings are, as in the tests).
 BAD_DISPOSITION = (BadContentDispositionHeader, BadContentDispositionParam)
-
-
-def error(status: int, code: str, message: str, **headers: str) -> web.Response:
-    return web.json_response(
-        {"error": {"code": code, "message": message}}, status=status, headers=headers or None
-    )
 
 
 def _presented_secrets(request: web.Request) -> list[str]:
@@ -149,11 +144,11 @@ class InboundMail:
 
     async def handle(self, request: web.Request) -> web.Response:
         if not self.authorized(request):
-            return error(
+            return error_response(
                 401,
                 "unauthorized",
                 "a valid inbound secret is required",
-                **{"WWW-Authenticate": 'Basic realm="inbound mail"'},
+                headers={"WWW-Authenticate": 'Basic realm="inbound mail"'},
             )
         try:
             reply = parse_reply(
@@ -161,14 +156,14 @@ class InboundMail:
             )
         except ReplyError as exc:
             self.log.warning("inbound mail refused (%s): %s", exc.status, exc.message)
-            return error(exc.status, exc.code, exc.message)
+            return error_response(exc.status, exc.code, exc.message)
         if reply.automatic is not None:
             return web.json_response({"status": "ignored", "reason": reply.automatic})
         if reply.sender_address in self.own_addresses:
             return web.json_response({"status": "ignored", "reason": "sent by this hub"})
         conversation_id = self._conversation(reply.conversation_id, reply.ticket_id)
         if conversation_id is None:
-            return error(
+            return error_response(
                 404,
                 "unknown_conversation",
                 "the message does not answer a ticket of this provider "
@@ -178,7 +173,9 @@ class InboundMail:
         if thread is not None and thread.user_address == reply.sender_address:
             return web.json_response({"status": "ignored", "reason": "sent by the customer"})
         if not reply.text:
-            return error(422, "empty_reply", "the reply has no new text above the quoted history")
+            return error_response(
+                422, "empty_reply", "the reply has no new text above the quoted history"
+            )
         agent = agent_of(reply.sender_name, reply.sender_address, self.agent_name)
         try:
             # A late reply (the chat ended meanwhile) is recorded where agents see it.
@@ -190,11 +187,13 @@ class InboundMail:
                 record_if_ended=True,
             )
         except UnknownConversation:
-            return error(
+            return error_response(
                 404, "unknown_conversation", f"no conversation {conversation_id} with this provider"
             )
         except ConversationEnded:
-            return error(409, "conversation_ended", f"conversation {conversation_id} has ended")
+            return error_response(
+                409, "conversation_ended", f"conversation {conversation_id} has ended"
+            )
         self.log.info("reply from %s recorded on %s", reply.sender_address, conversation_id)
         return web.json_response(
             {"status": "accepted", "conversationId": conversation_id, "messageId": message_id}

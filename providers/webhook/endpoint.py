@@ -27,15 +27,16 @@ import orjson
 from aiohttp import web
 
 from providers.context import ProviderContext
-from providers.errors import ConversationEnded, UnknownConversation
+from providers.errors import (
+    ConversationEnded,
+    UnknownConversation,
+    error_body,
+    error_response,
+)
 from providers.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, SignatureError, verify
 from providers.webhook import incoming
 from providers.webhook.config import WebhookConfig
 from providers.webhook.media_links import link_is_valid
-
-
-def error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
 class TooLarge(Exception):
@@ -80,13 +81,13 @@ class Endpoint:
         try:
             body = await read_body(request, self.config.max_event_bytes)
         except TooLarge:
-            return error(
+            return error_response(
                 413, "too_large", f"events are limited to {self.config.max_event_bytes} bytes"
             )
         try:
             verify(self.config.secrets, body, request.headers.get(SIGNATURE_HEADER))
         except SignatureError as exc:
-            return error(401, f"signature_{exc.problem}", str(exc))
+            return error_response(401, f"signature_{exc.problem}", str(exc))
         return body
 
     async def events(self, request: web.Request) -> web.Response:
@@ -96,11 +97,11 @@ class Endpoint:
         try:
             payload = incoming.decode(body)
         except incoming.InputError as exc:
-            return error(400, exc.code, str(exc))
+            return error_response(400, exc.code, str(exc))
         try:
             event = incoming.parse(payload, request.headers.get(EVENT_ID_HEADER))
         except incoming.Invalid as exc:
-            return error(422, "invalid_event", str(exc))
+            return error_response(422, "invalid_event", str(exc))
         status, answer = await self._apply(event)
         return web.json_response(answer, status=status)
 
@@ -116,11 +117,11 @@ class Endpoint:
         """What the context said of an event, as an answer (an unexpected error is raised
         again: it is the hub's fault, not the platform's)."""
         if isinstance(result, UnknownConversation):
-            return 404, _error("unknown_conversation", str(result))
+            return 404, error_body("unknown_conversation", str(result))
         if isinstance(result, ConversationEnded):
-            return 409, _error("conversation_ended", str(result))
+            return 409, error_body("conversation_ended", str(result))
         if isinstance(result, ValueError):  # incoming.Invalid, or what the hub refuses
-            return 422, _error("invalid_event", str(result))
+            return 422, error_body("invalid_event", str(result))
         if isinstance(result, BaseException):
             raise result
         self.context.logger.debug(
@@ -140,7 +141,7 @@ class Endpoint:
                 results[index] = _result(
                     item_id if isinstance(item_id, str) else None,
                     422,
-                    _error("invalid_event", str(exc)),
+                    error_body("invalid_event", str(exc)),
                 )
                 continue
             lanes.setdefault(event.conversation_id, []).append((index, event))
@@ -159,7 +160,7 @@ class Endpoint:
                     status, answer = self._outcome(event, outcome)
                 except Exception:
                     self.context.logger.exception("event %s failed in the hub", event.id)
-                    status, answer = 500, _error("internal_error", "the hub failed to take it")
+                    status, answer = 500, error_body("internal_error", "the hub failed to take it")
                 results[index] = _result(event.id, status, answer)
 
         # One conversation's events start in the order they came. An event of more than
@@ -188,13 +189,13 @@ class Endpoint:
         try:
             payload = incoming.decode(body)
         except incoming.InputError as exc:
-            return error(400, exc.code, str(exc))
+            return error_response(400, exc.code, str(exc))
         events = payload.get("events") if isinstance(payload, dict) else None
         if not isinstance(events, list):
-            return error(422, "invalid_batch", 'the body must be {"events": [...]}')
+            return error_response(422, "invalid_batch", 'the body must be {"events": [...]}')
         limit = self.config.max_batch_events
         if len(events) > limit:
-            return error(
+            return error_response(
                 413, "too_many_events", f"a batch takes at most {limit} events, not {len(events)}"
             )
         return web.json_response({"results": await self._apply_all(events)})
@@ -207,7 +208,7 @@ class Endpoint:
                 request.headers.get(SIGNATURE_HEADER),
             )
         except SignatureError as exc:
-            return error(401, f"signature_{exc.problem}", str(exc))
+            return error_response(401, f"signature_{exc.problem}", str(exc))
         ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=self.config.max_event_bytes)
         await ws.prepare(request)
         stream = _Stream(ws, self, self.config.max_batch_events)
@@ -223,11 +224,11 @@ class Endpoint:
             request.query.get("signature", ""),
             now=time.time(),
         ):
-            return error(403, "invalid_link", "this link is not valid, or it has expired")
+            return error_response(403, "invalid_link", "this link is not valid, or it has expired")
         try:
             info, content = await self.context.read_media(media_id)
         except UnknownConversation:
-            return error(404, "not_found", f"no file {media_id!r}")
+            return error_response(404, "not_found", f"no file {media_id!r}")
         return web.Response(
             body=content,
             headers={
@@ -243,10 +244,6 @@ def _failed(exc: BaseException) -> asyncio.Future[Any]:
     future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     future.set_exception(exc)
     return future
-
-
-def _error(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message}}
 
 
 def _result(event_id: str | None, status: int, answer: dict[str, Any]) -> dict[str, Any]:
@@ -309,7 +306,7 @@ class _Stream:
                     _result(
                         item_id if isinstance(item_id, str) else None,
                         422,
-                        _error("invalid_event", str(exc)),
+                        error_body("invalid_event", str(exc)),
                     )
                 )
                 continue
@@ -366,7 +363,7 @@ class _Stream:
             status, answer = self.endpoint._outcome(event, outcome)
         except Exception:
             self.endpoint.context.logger.exception("event %s failed in the hub", event.id)
-            status, answer = 500, _error("internal_error", "the hub failed to take it")
+            status, answer = 500, error_body("internal_error", "the hub failed to take it")
         self.acknowledge(_result(event.id, status, answer))
 
     def acknowledge(self, result: dict[str, Any]) -> None:
@@ -385,4 +382,4 @@ class _Stream:
 
 
 def _error_ack(code: str, message: str) -> dict[str, Any]:
-    return {"id": None, "ok": False, "status": 400, "error": {"code": code, "message": message}}
+    return {"id": None, "ok": False, "status": 400, **error_body(code, message)}
