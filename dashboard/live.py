@@ -28,7 +28,7 @@ import contextlib
 import hashlib
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from dashboard.conversation import send_reply, send_typing
 from dashboard.sessions import Signed, check_origin, current
@@ -41,7 +41,6 @@ from hub.errors import HubError, Invalid, Unauthorized
 from hub.keys import Resources
 
 routes = web.RouteTableDef()
-POLICY_VIOLATION = 1008
 
 
 def session_audience(token: str) -> str:
@@ -52,7 +51,7 @@ def session_audience(token: str) -> str:
 def disconnect(hub: Resources, audience: str) -> None:
     """Close the sockets of a session that ended (``session_audience``), or of every
     session of an agent (the agent's id), with 1008 "signed out"."""
-    hub[keys.LIVE].close(audience, POLICY_VIOLATION)
+    hub[keys.LIVE].close(audience, WSCloseCode.POLICY_VIOLATION)
 
 
 class _Actions:
@@ -73,7 +72,7 @@ class _Actions:
                 self.take(message.data)
             elif message.type == WSMsgType.ERROR:
                 break
-        self.listener.close(1000)
+        self.listener.close(WSCloseCode.OK)
 
     def take(self, text: str) -> None:
         ref = None
@@ -165,7 +164,7 @@ async def live(request: web.Request) -> web.StreamResponse:
     listener = channel.listen(audiences)
     actions = _Actions(request, signed, listener)
     reader = asyncio.create_task(actions.read(ws))
-    close_code, close_message = 1000, b""
+    close_code, close_message = WSCloseCode.OK, b""
     loop = asyncio.get_running_loop()
     try:
         await accounts.seen(agent_id)
@@ -176,13 +175,13 @@ async def live(request: web.Request) -> web.StreamResponse:
             for event in events:
                 await ws.send_json(event)
             if listener.closed:
-                close_code = listener.close_code or 1000
-                if close_code == POLICY_VIOLATION:
+                close_code = listener.close_code or WSCloseCode.OK
+                if close_code == WSCloseCode.POLICY_VIOLATION:
                     close_message = b"signed out"
                 break
             if loop.time() - checked >= beat:  # still signed in? then still here
                 if await accounts.session(signed.token) is None:
-                    close_code, close_message = POLICY_VIOLATION, b"signed out"
+                    close_code, close_message = WSCloseCode.POLICY_VIOLATION, b"signed out"
                     break
                 await accounts.seen(agent_id)
                 checked = loop.time()

@@ -55,7 +55,6 @@ from hub.writer import journal_writer
 
 log = logging.getLogger(__name__)
 
-GOING_AWAY = 1001
 # Files the hub serves to browsers: the chatbot adapter (/static/offload-hub-adapter.js).
 STATIC = Path(__file__).parent / "static"
 
@@ -285,5 +284,5 @@ async def _providers(app: web.Application) -> AsyncIterator[None]:
 
 async def _close_streams(app: web.Application) -> None:
     """Shutdown: every stream ends with "going away", so clients resume elsewhere."""
-    app[keys.BUS].close_all(GOING_AWAY)
-    app[keys.LIVE].close_all(GOING_AWAY)
+    app[keys.BUS].close_all(aiohttp.WSCloseCode.GOING_AWAY)
+    app[keys.LIVE].close_all(aiohttp.WSCloseCode.GOING_AWAY)

@@ -33,7 +33,6 @@ from hub.telemetry.metrics import HubMetrics
 log = logging.getLogger(__name__)
 
 MAX_BUFFERED = 1024 * 1024
-TRY_AGAIN_LATER = WSCloseCode.TRY_AGAIN_LATER
 
 
 class SocketStream(Subscription):
@@ -66,7 +65,8 @@ class SocketStream(Subscription):
     def close(self, code: int) -> None:
         super().close(code)
         # The handler's read loop ends when the socket closes.
-        message = b"hub going away: reconnect with ?after=" if code == 1001 else b""
+        going_away = code == WSCloseCode.GOING_AWAY
+        message = b"hub going away: reconnect with ?after=" if going_away else b""
         self.fanout.spawn(self.ws.close(code=code, message=message))
 
 
@@ -126,7 +126,7 @@ class Fanout:
         transport = stream.transport
         if transport is not None and transport.get_write_buffer_size() > MAX_BUFFERED:
             log.info("stream of %s closed: its client reads too slowly", stream.conversation_id)
-            stream.close(TRY_AGAIN_LATER)
+            stream.close(WSCloseCode.TRY_AGAIN_LATER)
             return
         ws = stream.ws
         for envelope in fresh:

@@ -15,7 +15,7 @@ import logging
 import time
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 from aiohttp_sse import EventSourceResponse
 
 from hub import keys
@@ -33,7 +33,6 @@ from hub.telemetry.metrics import HubMetrics
 
 log = logging.getLogger(__name__)
 
-GOING_AWAY = 1001
 MAX_WAIT = 30.0
 MAX_PAGE = 1000
 MAX_SEQ = 2**31 - 1  # the largest seq the database's column holds
@@ -156,7 +155,7 @@ async def _sse(request: web.Request, conversation_id: str, after: int) -> web.St
     metrics = app[keys.METRICS]
     async with Following(app[keys.BUS], conversation_id) as subscription:
         watcher = asyncio.create_task(response.wait())
-        watcher.add_done_callback(lambda _: subscription.close(1000))
+        watcher.add_done_callback(lambda _: subscription.close(WSCloseCode.OK))
         try:
             async for envelopes in follow(app[keys.LOG_READER], app[keys.BUS], subscription, after):
                 for envelope in envelopes:

@@ -12,10 +12,10 @@ import json
 import re
 
 import pytest
+from aiohttp import WSCloseCode
 from playwright.async_api import Browser, Locator, Page, expect
 
 from hub import keys
-from hub.app import GOING_AWAY
 from hub.demo import DEMO_AGENT_EMAIL, DEMO_BOT_ID
 from tests.dashboard.browser import Tab, go_online, open_tab, screenshot_path, sign_in
 from tests.e2e.conftest import DemoHub
@@ -163,7 +163,7 @@ async def test_a_handoff_from_the_demo_widget(demo_hub: DemoHub, browser: Browse
         await expect(widget.message("Have a nice day!")).to_have_count(1)
 
         # -- the hub drops every stream ("going away"): the widget resumes where it was -------
-        demo_hub.app[keys.BUS].close_all(GOING_AWAY)
+        demo_hub.app[keys.BUS].close_all(WSCloseCode.GOING_AWAY)
         await agent_says(agent, "Anything else?")
         await expect(widget.message("Anything else?")).to_have_count(1)
 

@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 from aiohttp.test_utils import TestClient
 from playwright.async_api import Browser, Page, expect
 
 from hub import keys
 from hub.agents.presence import set_presence
-from hub.app import GOING_AWAY, create_app
+from hub.app import create_app
 from hub.clock import ManualClock
 from hub.demo import DEMO_BOT_ID, ensure_demo_bot
 from hub.settings import Settings
@@ -437,7 +437,7 @@ async def test_a_hub_restart_does_not_switch_to_long_polling(
 
         # The hub goes away and stays away for a while: sockets and HTTP checks both fail.
         gate.down = True
-        hub.app[keys.BUS].close_all(GOING_AWAY)
+        hub.app[keys.BUS].close_all(WSCloseCode.GOING_AWAY)
         await asyncio.wait_for(gate.refused_enough.wait(), 30)
         sockets = gate.sockets
         gate.down = False
