@@ -28,6 +28,10 @@ from hub.telemetry.logs import configure_logging as _configure_logging
 # ``offload-hub demo`` keeps its own database unless one is configured, so the demo's bot
 # and agent never mix with a real hub's (``make run`` and ``make demo`` side by side).
 DEMO_DATABASE_URL = "sqlite+aiosqlite:///./offload-hub-demo.db"
+# Connections waiting to be accepted: thousands of chatbots reconnect at once after a restart,
+# and a short queue (Python's default is 128) drops their SYNs into seconds of TCP backoff.
+# The kernel caps it at net.core.somaxconn.
+LISTEN_BACKLOG = 4096
 
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
@@ -73,7 +77,9 @@ def _listen(settings: Settings) -> tuple[socket.socket, Settings]:
     origins and links) is the address really served, also with ``--port 0``."""
     try:
         family = socket.getaddrinfo(settings.host, settings.port, type=socket.SOCK_STREAM)[0][0]
-        sock = socket.create_server((settings.host, settings.port), family=family)
+        sock = socket.create_server(
+            (settings.host, settings.port), family=family, backlog=LISTEN_BACKLOG
+        )
     except OSError as exc:
         raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {exc}") from None
     port = sock.getsockname()[1]
@@ -94,7 +100,7 @@ def _run(app: web.Application, sock: socket.socket, banner: str) -> None:
     def started(_message: str) -> None:
         print(banner, flush=True)
 
-    web.run_app(app, sock=sock, print=started, shutdown_timeout=10)
+    web.run_app(app, sock=sock, print=started, shutdown_timeout=10, backlog=LISTEN_BACKLOG)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
