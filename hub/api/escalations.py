@@ -19,12 +19,10 @@ from hub.api.schemas import (
     EscalationIn,
     EscalationOut,
 )
-from hub.conversation.opening import NewConversation
-from hub.errors import Invalid, NotFound
-from hub.store.conversations import get_conversation
+from hub.conversation.service import Escalation
+from hub.errors import Invalid
 
 BOT_AUTH = ("botKey", "botId")
-UNMATCHED_QUEUE = "unmatched"
 
 
 @api.route(
@@ -104,24 +102,17 @@ async def create_escalation(request: web.Request) -> web.Response:
     409 ``conversation-open`` then: it reattaches with the token it kept. When nobody can
     take it, ``status`` is ``ended`` (or ``ticket``) and ``reason`` says why; the stream
     tells the user the same."""
-    app = request.app
-    settings = app[keys.SETTINGS]
     bot = await authenticate_bot(request)
-    body = await read_json(request, EscalationIn, settings.limits)
+    body = await read_json(request, EscalationIn, request.app[keys.SETTINGS].limits)
     idempotency_key = request.headers.get("Idempotency-Key")
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
         raise Invalid("Idempotency-Key must be 1 to 200 characters", code="invalid_header")
-    service = app[keys.SERVICE]
-    queue = service.match_queue(
-        bot_id=bot.id, language=body.user.language, skills=body.skills, requested=body.queue
-    )
-    chain_length = len(queue.chain) if queue is not None else 0
-    created = await service.escalate(
-        NewConversation(
+    escalated = await request.app[keys.SERVICE].escalate(
+        Escalation(
             bot_id=bot.id,
             session_id=body.sessionId,
-            queue=queue.name if queue is not None else UNMATCHED_QUEUE,
-            language=(body.user.language or "").lower() or None,
+            queue=body.queue,
+            language=body.user.language,
             user_info=body.user.model_dump(),
             inquiry=body.inquiry,
             skills=body.skills,
@@ -129,12 +120,9 @@ async def create_escalation(request: web.Request) -> web.Response:
             transcript=[item.model_dump(exclude_none=True) for item in body.transcript],
             idempotency_key=idempotency_key,
             request_hash=_request_hash(body),
-            route_within=30 + 2 * chain_length * settings.provider_timeout_seconds,
             reattach=not by_public_id(request),
         )
     )
-    async with app[keys.DATABASE].lookup() as conn:
-        conversation = await get_conversation(created.conversation_id, conn=conn)
-    if conversation is None:
-        raise NotFound("the conversation was removed while it was being created")
-    return json_response(escalation_out(request, conversation), 201 if created.created else 200)
+    return json_response(
+        escalation_out(request, escalated.conversation), 201 if escalated.created else 200
+    )

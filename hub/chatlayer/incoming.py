@@ -33,15 +33,13 @@ from hub.chatlayer.transcript import (
     sender_of,
     user_text,
 )
-from hub.conversation.opening import NewConversation
+from hub.conversation.service import Escalation
 from hub.errors import Conflict, NotFound, Unavailable
 from hub.models import OPEN_STATUSES, Conversation, is_open, table
 from hub.settings import QueueSettings
 from hub.store.bots import get_bot
-from hub.store.conversations import get_conversation
 
 CONVERSATIONS = table(Conversation)
-UNMATCHED_QUEUE = "unmatched"  # as the v1 API files an escalation no queue matches
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 LANGUAGE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")
 SKILL = re.compile(r"^[\w-]{1,40}$")
@@ -174,9 +172,8 @@ async def on_offload(
     user, language = _user(name, event, everything)
     skills = _skills(event.payload.get("skills"))
     requested = _text(event.payload.get("queue"), 40) or integration.queue
-    queue = service.match_queue(
-        bot_id=bot.id, language=language, skills=skills, requested=requested
-    )  # an unknown queue is bad input: 422, nothing written
+    # An unknown queue is bad input: 422 before anything (the history too) is written.
+    service.match_queue(bot_id=bot.id, language=language, skills=skills, requested=requested)
     await channel.history.record(
         name, _coordinates(event, items), items, keep=integration.history_limit
     )
@@ -185,13 +182,12 @@ async def on_offload(
     )
     inquiry = _text(event.payload.get("inquiry"), limits.max_inquiry_chars)
     key, digest = _idempotency(name, event)
-    chain_length = len(queue.chain) if queue is not None else 0
-    created = await service.escalate(
-        NewConversation(
+    escalated = await service.escalate(
+        Escalation(
             bot_id=bot.id,
             session_id=event.sessionId,
-            queue=queue.name if queue is not None else UNMATCHED_QUEUE,
-            language=language.lower() if language else None,
+            queue=requested,
+            language=language,
             user_info=user,
             inquiry=inquiry or last_user_text(transcript)[: limits.max_inquiry_chars],
             skills=skills,
@@ -199,15 +195,10 @@ async def on_offload(
             transcript=transcript,
             idempotency_key=key,
             request_hash=digest,
-            route_within=30 + 2 * chain_length * settings.provider_timeout_seconds,
             channel=f"chatlayer:{name}",
         )
     )
-    async with app[keys.DATABASE].read() as conn:
-        conversation = await get_conversation(created.conversation_id, conn=conn)
-    if conversation is None:
-        raise NotFound("the conversation was removed while it was being created")
-    return answer(conversation, queue)
+    return answer(escalated.conversation, escalated.queue)
 
 
 def refused(reason: str, **details: Any) -> OffloadOut:
