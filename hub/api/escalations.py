@@ -19,7 +19,7 @@ from hub.api.schemas import (
     EscalationIn,
     EscalationOut,
 )
-from hub.conversation.service import Escalation
+from hub.conversation.opening import Escalation
 from hub.errors import Invalid
 
 BOT_AUTH = ("botKey", "botId")
@@ -111,7 +111,7 @@ async def create_escalation(request: web.Request) -> web.Response:
         Escalation(
             bot_id=bot.id,
             session_id=body.sessionId,
-            queue=body.queue,
+            asked_queue=body.queue,
             language=body.user.language,
             user_info=body.user.model_dump(),
             inquiry=body.inquiry,

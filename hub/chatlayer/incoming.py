@@ -33,7 +33,7 @@ from hub.chatlayer.transcript import (
     sender_of,
     user_text,
 )
-from hub.conversation.service import Escalation
+from hub.conversation.opening import Escalation
 from hub.errors import Conflict, NotFound, Unavailable
 from hub.models import OPEN_STATUSES, Conversation, is_open, table
 from hub.settings import QueueSettings
@@ -186,7 +186,7 @@ async def on_offload(
         Escalation(
             bot_id=bot.id,
             session_id=event.sessionId,
-            queue=requested,
+            asked_queue=requested,
             language=language,
             user_info=user,
             inquiry=inquiry or last_user_text(transcript)[: limits.max_inquiry_chars],

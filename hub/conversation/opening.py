@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import timedelta
 from typing import Any
 
@@ -31,11 +31,12 @@ def reason_message(reason: str) -> str:
     return REASON_MESSAGES.get(reason, "no-agents")
 
 
-@dataclass(frozen=True, slots=True)
-class NewConversation:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Escalation:
+    """A handover as a channel asks for it (the v1 API, a Chatlayer integration)."""
+
     bot_id: str
     session_id: str
-    queue: str
     language: str | None
     user_info: dict[str, Any]
     inquiry: str
@@ -43,12 +44,27 @@ class NewConversation:
     data: dict[str, Any]
     transcript: list[dict[str, Any]]
     idempotency_key: str | None
-    request_hash: str
-    route_within: float
+    request_hash: str  # the same key with another request is refused
+    asked_queue: str | None = None  # the queue the bot named, if it named one
     channel: str | None = None
     # A server-side caller (the bot's secret key) gets a session's open conversation back;
     # a browser (public id) must reattach with the token it kept (409 conversation-open).
     reattach: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewConversation(Escalation):
+    """An escalation as the hub files it: in its queue, with the time routing may take."""
+
+    queue: str
+    route_within: float
+
+    @classmethod
+    def filed(cls, asked: Escalation, *, queue: str, route_within: float) -> NewConversation:
+        """``asked`` filed in ``queue`` (its language lower-cased)."""
+        values = {field.name: getattr(asked, field.name) for field in fields(asked)}
+        values["language"] = (asked.language or "").lower() or None
+        return cls(**values, queue=queue, route_within=route_within)
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,25 +52,6 @@ UNMATCHED_QUEUE = "unmatched"
 
 
 @dataclass(frozen=True, slots=True)
-class Escalation:
-    """A handover as a channel asks for it (the v1 API, a Chatlayer integration)."""
-
-    bot_id: str
-    session_id: str
-    queue: str | None  # the queue the bot asked for, if any
-    language: str | None
-    user_info: dict[str, Any]
-    inquiry: str
-    skills: list[str]
-    data: dict[str, Any]
-    transcript: list[dict[str, Any]]
-    idempotency_key: str | None
-    request_hash: str  # the same key with another request is refused
-    reattach: bool = True  # a server-side caller gets a session's open conversation back
-    channel: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Escalated:
     conversation: Conversation  # as it stands once routing has answered
     created: bool  # False: a replayed key, or the session's open conversation
@@ -232,7 +213,7 @@ class ConversationService:
             bot_id=bot_id, language=language, skills=skills, requested=requested
         )
 
-    async def escalate(self, escalation: Escalation) -> Escalated:
+    async def escalate(self, escalation: opening.Escalation) -> Escalated:
         """Match the queue, create (or find) the conversation and, if new, route it along
         its chain; the conversation as routing left it. A queue asked for that does not
         exist or serve the bot is refused (422) before anything is written."""
@@ -240,25 +221,14 @@ class ConversationService:
             bot_id=escalation.bot_id,
             language=escalation.language,
             skills=escalation.skills,
-            requested=escalation.queue,
+            requested=escalation.asked_queue,
         )
         chain_length = len(queue.chain) if queue is not None else 0
-        new = opening.NewConversation(
-            bot_id=escalation.bot_id,
-            session_id=escalation.session_id,
+        new = opening.NewConversation.filed(
+            escalation,
             queue=queue.name if queue is not None else UNMATCHED_QUEUE,
-            language=(escalation.language or "").lower() or None,
-            user_info=escalation.user_info,
-            inquiry=escalation.inquiry,
-            skills=escalation.skills,
-            data=escalation.data,
-            transcript=escalation.transcript,
-            idempotency_key=escalation.idempotency_key,
-            request_hash=escalation.request_hash,
-            # Long enough for every step to answer open() twice, and then some.
+            # Time for every step of the chain to answer open() twice, and then some.
             route_within=30 + 2 * chain_length * self.provider_timeout,
-            channel=escalation.channel,
-            reattach=escalation.reattach,
         )
         created = await self.journal.run(partial(opening.create, new=new))
         if created.created:
