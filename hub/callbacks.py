@@ -3,7 +3,7 @@
 The journal's tap stages one outbox row per envelope, in the transaction that writes the
 envelope, so nothing is lost and nothing is sent that was not committed. The outbox
 delivers the rows of a conversation one after the other, in seq order; each POST is signed
-(``Hub-Signature``, DESIGN section 7) and carries ``Hub-Event-Id`` =
+(``Hub-Signature``, as docs/protocol.md describes) and carries ``Hub-Event-Id`` =
 ``<conversationId>:<seq>``, stable across retries, so a receiver de-duplicates on it.
 Failures are retried with exponential backoff and jitter; after ``callback_attempts`` the
 row is dead-lettered, and an admin can send it again.

@@ -251,8 +251,9 @@ class IdempotencyKey(SQLModel, table=True):
 class Outbox(SQLModel, table=True):
     """Work for the outside world, written in the same transaction as the change behind it.
 
-    ``target`` names who receives it (``provider:<instance>``, later bot callbacks and
-    webhooks); rows of one (target, conversation) lane are delivered in ``id`` order.
+    ``target`` names who receives it (``provider:<instance>``, ``callback:<bot>``,
+    ``chatlayer:<integration>``); rows of one (target, conversation) lane are delivered
+    in ``id`` order.
     """
 
     __tablename__ = "outbox"

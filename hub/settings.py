@@ -164,7 +164,7 @@ PRESENCE_FLOOR_SECONDS = 10.0
 
 
 class Lifecycle(Strict):
-    """The conversation clocks (issue: the lifecycle); 0 switches a timer off."""
+    """The conversation clocks; 0 switches a timer off."""
 
     tick_seconds: float = Field(1.0, gt=0, description="how often due deadlines are looked for")
     agent_typing_seconds: float = Field(6.0, gt=0)
