@@ -29,6 +29,7 @@ from tests.support.cluster import (
     escalate,
     post_event,
 )
+from tests.support.waiting import until
 
 REDIS = "redis://127.0.0.1:6379/0"
 
@@ -247,12 +248,20 @@ async def test_both_processes_restarted_in_turn_under_load_lose_and_repeat_nothi
                     await asyncio.sleep(0.01)
 
             load = asyncio.create_task(platform_load())
-            await asyncio.sleep(1.0)
+
+            async def more(count: int) -> None:
+                """Wait until the load has sent ``count`` more messages."""
+                target = sum(map(len, sent.values())) + count
+                await until(lambda: load.done() or sum(map(len, sent.values())) >= target, 60)
+                if load.done():
+                    await load  # it failed: say why
+
+            await more(50)
             for process in processes:  # a rolling restart, one process at a time
                 assert await process.stop() == 0
-                await asyncio.sleep(0.5)
+                await more(25)  # taken by the other process meanwhile
                 await process.start()
-                await asyncio.sleep(1.0)
+                await more(50)
             stop.set()
             await load
             for chat in chats:

@@ -3,16 +3,17 @@ and sent again by an admin; against a real local receiver that checks the signat
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
 import time
 
 import pytest
+import sqlalchemy as sa
 from aiohttp import web
 
 from hub import keys
+from hub.outbox import OUTBOX
 from hub.store.bots import set_callback
 from hub.store.outbox import dead_letters
 from providers import Agent
@@ -173,6 +174,10 @@ async def test_stopping_callbacks(callback_hub, receiver):
         assert await set_callback(callback_hub.chatbot.bot_id, None, conn=conn) is None
     await callback_hub.app[keys.CALLBACKS].refresh()
     await callback_hub.chatbot.escalate()
-    await asyncio.sleep(0)
     await callback_hub.settled()
     assert receiver.attempts == []
+    async with callback_hub.app[keys.DATABASE].read() as conn:
+        staged = await conn.scalar(
+            sa.select(sa.func.count()).where(OUTBOX.c.target.startswith("callback:"))
+        )
+    assert staged == 0

@@ -9,7 +9,9 @@ import json
 import aiohttp
 import pytest
 
+from hub import keys
 from providers import Agent
+from tests.support.waiting import until
 
 
 async def _escalated(hub):
@@ -113,7 +115,7 @@ async def test_long_poll_pages_and_waits(hub):
 
     # A waiting poll is answered as soon as something happens.
     waiting = asyncio.create_task(chatbot.poll(cid, after=5, wait=10))
-    await asyncio.sleep(0.2)
+    await until(lambda: hub.app[keys.BUS].watching(cid) == 1)  # the poll is waiting
     assert not waiting.done()
     await _say(hub, cid, "one")
     answered = await asyncio.wait_for(waiting, 5)

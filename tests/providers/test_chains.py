@@ -64,7 +64,7 @@ async def test_desk_then_email_with_an_agent_online_stays_on_the_desk(hub_factor
         await set_presence(hub.app, ana.id, "online")
         answer = await hub.chatbot.escalate(expect=201)
         assert (answer["status"], answer["queue"]) == ("queued", "support")
-        await asyncio.sleep(0.2)
+        await hub.settled()
         assert mail.received == []
 
 

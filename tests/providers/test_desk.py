@@ -52,13 +52,22 @@ async def desk(hub_factory):
     return Desk(await hub_factory(**DESK))
 
 
-async def drain(listener, seconds=0.2):
+async def heard(listener, done, timeout=10.0):
+    """What ``listener`` hears until ``done(events)`` holds (TimeoutError after ``timeout``)."""
     events = []
-    while True:
-        got = await listener.wait(seconds)
-        if not got:
-            return events
-        events.extend(got)
+    async with asyncio.timeout(timeout):
+        while not done(events):
+            events.extend(await listener.wait())
+    return events
+
+
+async def hears(listener, *wanted):
+    """What ``listener`` hears until every event of ``wanted`` is among it."""
+    return await heard(listener, lambda events: all(event in events for event in wanted))
+
+
+def kinds_of(events, conversation_id):
+    return {e["type"] for e in events if e.get("conversationId") == conversation_id}
 
 
 async def test_nobody_online_means_no_agents_and_the_chain_moves_on(hub_factory):
@@ -94,7 +103,7 @@ async def test_offered_to_the_agent_who_accepts_and_the_chatbot_sees_them(desk):
     }
     cid = await desk.escalate("s1", inquiry="late order")
     assert await desk.offered(ana) == [cid]
-    assert {"type": "offer", "conversationId": cid} in await drain(inbox)
+    await hears(inbox, {"type": "offer", "conversationId": cid})
     await desk.desk.accept(ana, cid)
     assert await desk.waiting() == []
     actions = await desk.chatbot.actions(cid)
@@ -145,12 +154,11 @@ async def test_going_offline_puts_offers_back_in_the_queue(desk):
     inbox = desk.listen(ana)
     cid = await desk.escalate("s1")
     assert await desk.offered(ana) == [cid]
-    await drain(inbox)
+    await hears(inbox, {"type": "offer", "conversationId": cid})
     await set_presence(desk.app, ana, "offline")
     assert await desk.offered(ana) == []
     assert [w.offered_to for w in await desk.waiting()] == [None]
-    events = await drain(inbox)
-    assert {"type": "offers.withdrawn", "conversationIds": [cid]} in events
+    await hears(inbox, {"type": "offers.withdrawn", "conversationIds": [cid]})
     with pytest.raises(DeskError) as refused:
         await desk.desk.accept(ana, cid)
     assert refused.value.code == "offline"
@@ -226,7 +234,7 @@ async def test_only_the_holder_writes_and_an_admin_takes_over_explicitly(desk):
     seen = len(await desk.chatbot.events(cid))
     assert await desk.desk.take_over(boss, cid) == ana
     assert await desk.app[keys.WORKSPACE].holder(cid) == boss
-    assert {"type": "taken_over", "conversationId": cid, "by": "Boss"} in await drain(ana_inbox)
+    await hears(ana_inbox, {"type": "taken_over", "conversationId": cid, "by": "Boss"})
     told = [
         (a, d.get("message"), d.get("name"))
         for a, d in await desk.chatbot.actions(cid, after=seen)
@@ -254,11 +262,15 @@ async def test_an_admin_watching_hears_both_sides_live(desk):
     await desk.hub.settled()
     reply = await desk.desk.reply(ana, cid, "Hi, Ana here")
     await desk.desk.close_by(ana, cid, "resolved")
-    events = await drain(watching)
-    kinds = [(e["type"], e.get("conversationId")) for e in events]
-    assert ("message", cid) in kinds
-    assert {"type": "agent.message", "conversationId": cid, "messageId": reply} in events
-    assert {"type": "closed", "conversationId": cid, "reason": "resolved", "by": "agent"} in events
+    events = await heard(
+        watching,
+        lambda events: (
+            "message" in kinds_of(events, cid)
+            and {"type": "agent.message", "conversationId": cid, "messageId": reply} in events
+            and {"type": "closed", "conversationId": cid, "reason": "resolved", "by": "agent"}
+            in events
+        ),
+    )
     message = next(e for e in events if e["type"] == "message")["message"]
     assert message["id"] == sent["externalId"]
 
@@ -279,7 +291,7 @@ async def test_transfer_to_another_agent(desk):
         "displaySystemMessage",
         "setExternalInfo",
     ]
-    assert {"type": "assigned", "conversationId": cid} in await drain(ben_inbox)
+    await hears(ben_inbox, {"type": "assigned", "conversationId": cid})
 
 
 async def test_transfer_back_to_the_queue_goes_to_the_front(desk):
@@ -337,9 +349,7 @@ async def test_the_user_side_reaches_the_agent_live(desk):
         "POST", f"/v1/conversations/{cid}/read", conversation_id=cid, json={"upTo": reply}
     )
     await desk.hub.settled()
-    events = await drain(inbox)
-    kinds = [(e["type"], e.get("conversationId")) for e in events]
-    assert ("message", cid) in kinds and ("typing", cid) in kinds and ("read", cid) in kinds
+    events = await heard(inbox, lambda heard: {"message", "typing", "read"} <= kinds_of(heard, cid))
     message = next(e for e in events if e["type"] == "message")["message"]
     assert (message["id"], message["text"]) == (sent["externalId"], "hello Ana")
     # The chatbot saw its message accepted by the desk.
@@ -376,8 +386,8 @@ async def test_the_user_closing_takes_it_off_the_desk(desk):
         "POST", f"/v1/conversations/{first}/close", conversation_id=first, json={"reason": "thanks"}
     )
     await desk.hub.settled()
-    events = await drain(inbox)
-    assert {"type": "closed", "conversationId": first, "reason": "thanks", "by": "user"} in events
+    closed = {"type": "closed", "conversationId": first, "reason": "thanks", "by": "user"}
+    await hears(inbox, closed, {"type": "offer", "conversationId": second})
     assert await desk.offered(ana) == [second]
 
 
