@@ -20,7 +20,7 @@ CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)">|name="csrf_token"
 
 def add_agent(config: Path, email: str, max_chats: int) -> str:
     """``offload-hub agents add`` with a generated password; returns the password."""
-    command = [sys.executable, "-m", "hub", "--config", str(config), "agents", "add", email]
+    command = [sys.executable, "-m", "offload_hub", "--config", str(config), "agents", "add", email]
     done = subprocess.run(
         [*command, "--max-chats", str(max_chats), "--json"],
         cwd=ROOT,

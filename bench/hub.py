@@ -230,7 +230,7 @@ async def start_hub(
     )
     server = start(
         name,
-        ["-m", "hub", "serve"],
+        ["-m", "offload_hub", "serve"],
         port=port,
         log_dir=work,
         env={"OFFLOAD_HUB_CONFIG": str(config), **(env or {})},

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from hub.agents.workspace import HubWorkspace
     from hub.api.bots import BotDirectory
     from hub.api.rate_limits import RateLimiter
+    from hub.api.registry import Api
     from hub.callbacks import CallbackDirectory
     from hub.chatlayer.channel import ChatlayerChannel
     from hub.clock import Clock
@@ -65,3 +66,5 @@ FAILOVER: web.AppKey[Failover] = web.AppKey("failover")
 CHATLAYER: web.AppKey[ChatlayerChannel] = web.AppKey("chatlayer")
 METRICS: web.AppKey[HubMetrics] = web.AppKey("metrics")
 RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("rate_limiter")
+# The v1 routes the app serves (their tables, for the OpenAPI document and the metrics).
+API: web.AppKey[Api] = web.AppKey("api")

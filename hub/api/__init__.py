@@ -1,1 +1,2 @@
-"""The v1 chatbot API. Each module registers its routes on :data:`hub.api.registry.api`."""
+"""The v1 chatbot API. Each module declares its routes in its own table (``routes``); the app
+factory lists the tables (:mod:`hub.api.registry`)."""

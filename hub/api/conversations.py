@@ -8,7 +8,7 @@ from hub import keys
 from hub.api.auth import authorize_conversation
 from hub.api.bodies import read_json
 from hub.api.presenters import snapshot_out
-from hub.api.registry import api, json_response
+from hub.api.registry import ApiRoutes, json_response
 from hub.api.schemas import (
     AcceptedOut,
     CloseIn,
@@ -41,7 +41,10 @@ def _typing(request: web.Request, conversation: Conversation) -> bool:
     return until is not None and until > request.app[keys.CLOCK].now()
 
 
-@api.route(
+routes = ApiRoutes()
+
+
+@routes.route(
     "GET",
     PATH,
     tag="conversation",
@@ -57,7 +60,7 @@ async def get_snapshot(request: web.Request) -> web.Response:
     return json_response(await snapshot(request, conversation.id))
 
 
-@api.route(
+@routes.route(
     "POST",
     PATH + "/messages",
     tag="conversation",
@@ -86,7 +89,7 @@ async def post_message(request: web.Request) -> web.Response:
     )
 
 
-@api.route(
+@routes.route(
     "POST",
     PATH + "/typing",
     tag="conversation",
@@ -104,7 +107,7 @@ async def post_typing(request: web.Request) -> web.Response:
     return json_response(AcceptedOut(forwarded=forwarded))
 
 
-@api.route(
+@routes.route(
     "POST",
     PATH + "/read",
     tag="conversation",
@@ -121,7 +124,7 @@ async def post_read(request: web.Request) -> web.Response:
     return json_response(AcceptedOut())
 
 
-@api.route(
+@routes.route(
     "POST",
     PATH + "/close",
     tag="conversation",
@@ -139,7 +142,7 @@ async def post_close(request: web.Request) -> web.Response:
     return json_response(await snapshot(request, conversation.id))
 
 
-@api.route(
+@routes.route(
     "POST",
     PATH + "/rating",
     tag="conversation",

@@ -11,7 +11,7 @@ from hub import keys
 from hub.api.auth import authenticate_bot, by_public_id
 from hub.api.bodies import read_json, validate
 from hub.api.presenters import escalation_out
-from hub.api.registry import api, json_response
+from hub.api.registry import ApiRoutes, json_response
 from hub.api.schemas import (
     LANGUAGE_PATTERN,
     AvailabilityOut,
@@ -25,7 +25,10 @@ from hub.errors import Invalid
 BOT_AUTH = ("botKey", "botId")
 
 
-@api.route(
+routes = ApiRoutes()
+
+
+@routes.route(
     "GET",
     "/v1/availability",
     tag="escalation",
@@ -79,7 +82,7 @@ def _request_hash(body: EscalationIn) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-@api.route(
+@routes.route(
     "POST",
     "/v1/escalations",
     tag="escalation",

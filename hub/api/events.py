@@ -21,7 +21,7 @@ from aiohttp_sse import EventSourceResponse
 from hub import keys
 from hub.api.auth import authorize_stream
 from hub.api.conversations import CONVERSATION_AUTH, PATH
-from hub.api.registry import api, json_response
+from hub.api.registry import ApiRoutes, json_response
 from hub.api.schemas import EventsPageOut
 from hub.db import Database
 from hub.errors import Invalid
@@ -75,7 +75,10 @@ def _resume_point(request: web.Request) -> int:
     return 0
 
 
-@api.route(
+routes = ApiRoutes()
+
+
+@routes.route(
     "GET",
     PATH + "/events",
     tag="events",

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from hub import keys
-from hub.api.registry import api, json_response
+from hub.api.registry import ApiRoutes, json_response
 from hub.api.schemas import Out
 
 
@@ -20,14 +20,17 @@ class ReadyOut(Out):
     providers: dict[str, dict[str, object]]
 
 
-@api.route(
+routes = ApiRoutes()
+
+
+@routes.route(
     "GET", "/healthz", tag="operations", summary="The process is alive", responses={200: HealthOut}
 )
 async def healthz(request: web.Request) -> web.Response:
     return json_response(HealthOut(status="ok"))
 
 
-@api.route(
+@routes.route(
     "GET",
     "/readyz",
     tag="operations",

@@ -12,7 +12,7 @@ from hub import keys
 from hub.api.auth import authorize_conversation
 from hub.api.conversations import CONVERSATION_AUTH, PATH
 from hub.api.multipart import MAX_FIELD_BYTES, Upload, read_multipart
-from hub.api.registry import api, json_response
+from hub.api.registry import ApiRoutes, json_response
 from hub.api.schemas import MediaOut, MessageOut
 from hub.errors import Invalid, NotFound, TooLarge, UnsupportedMedia
 from hub.settings import Limits
@@ -67,7 +67,10 @@ async def _read_upload(request: web.Request, limits: Limits) -> dict[str, object
     return fields
 
 
-@api.route(
+routes = ApiRoutes()
+
+
+@routes.route(
     "POST",
     PATH + "/media",
     tag="conversation",
@@ -130,7 +133,7 @@ async def post_media(request: web.Request) -> web.Response:
     )
 
 
-@api.route(
+@routes.route(
     "GET",
     "/v1/media/{media_id}",
     tag="conversation",

@@ -1,4 +1,4 @@
-"""``/v1/openapi.json``: built from the route registry, so it cannot miss an endpoint."""
+"""``/v1/openapi.json``: built from the app's route tables, so it cannot miss an endpoint."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 import hub
-from hub.api.registry import Operation, ParamSchema, api, json_response
+from hub import keys
+from hub.api.registry import ApiRoutes, Operation, ParamSchema, json_response
 from hub.api.schemas import ErrorOut
 
 REF = "#/components/schemas/{model}"
@@ -158,13 +159,13 @@ def _operation(operation: Operation) -> dict[str, Any]:
     return spec
 
 
-@functools.cache
-def build_document() -> dict[str, Any]:
+@functools.cache  # per set of routes: every app of a process has the same
+def build_document(operations: tuple[Operation, ...]) -> dict[str, Any]:
     _, definitions = models_json_schema(
-        [(model, "validation") for model in _models(api.operations)], ref_template=REF
+        [(model, "validation") for model in _models(list(operations))], ref_template=REF
     )
     paths: dict[str, dict[str, Any]] = {}
-    for operation in api.operations:
+    for operation in operations:
         paths.setdefault(operation.path, {})[operation.method.lower()] = _operation(operation)
     return {
         "openapi": "3.1.0",
@@ -182,7 +183,10 @@ def build_document() -> dict[str, Any]:
     }
 
 
-@api.route(
+routes = ApiRoutes()
+
+
+@routes.route(
     "GET",
     "/v1/openapi.json",
     tag="operations",
@@ -190,4 +194,4 @@ def build_document() -> dict[str, Any]:
     responses={200: "The OpenAPI 3.1 document of the v1 API."},
 )
 async def get_openapi(request: web.Request) -> web.Response:
-    return json_response(build_document())
+    return json_response(build_document(request.app[keys.API].operations))

@@ -1,4 +1,9 @@
-"""The v1 routes and what the OpenAPI document says of each, declared side by side."""
+"""The v1 routes and what the OpenAPI document says of each, declared side by side.
+
+Each module of the API has its own table (``routes = ApiRoutes()``, filled by
+``@routes.route(...)``); the app factory lists the tables and mounts them with
+:class:`Api`, which the OpenAPI document and the request metrics read. Importing a module
+registers nothing anywhere."""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ParamSchema = str | dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared (and hashed) by identity: one per route
 class Operation:
     method: str
     path: str
@@ -34,6 +39,8 @@ class Operation:
 
 
 class ApiRoutes:
+    """One module's route table: its routes, each with what the OpenAPI document says."""
+
     def __init__(self) -> None:
         self.operations: list[Operation] = []
 
@@ -77,12 +84,20 @@ class ApiRoutes:
 
         return register
 
+
+class Api:
+    """The v1 API of one app: the route tables the app factory lists, in its order."""
+
+    def __init__(self, *tables: ApiRoutes) -> None:
+        self.operations: tuple[Operation, ...] = tuple(
+            operation for table in tables for operation in table.operations
+        )
+        # The routes that stream (the events route): SSE and long-poll are told apart there.
+        self.streaming_paths = frozenset(op.path for op in self.operations if op.streams)
+
     def add_to(self, app: web.Application) -> None:
         for operation in self.operations:
             app.router.add_route(operation.method, operation.path, operation.handler)
-
-
-api = ApiRoutes()
 
 
 def json_response(model: BaseModel | dict[str, Any], status: int = 200) -> web.Response:

@@ -1,6 +1,6 @@
 """What the application holds for its Chatlayer integrations, and the history's purge.
 
-``_core`` (:mod:`hub.app`) builds a :class:`ChatlayerChannel`, adds its journal tap and
+``_core`` (:mod:`offload_hub.app`) builds a :class:`ChatlayerChannel`, adds its journal tap and
 registers its outbox handler before the journal and the dispatcher start;
 :func:`chatlayer_ctx`, after the scheduler exists, purges the kept history every hour.
 """

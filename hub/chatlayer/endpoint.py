@@ -16,7 +16,7 @@ from pydantic import BaseModel, RootModel
 
 from hub import keys
 from hub.api.bodies import read_json, validate
-from hub.api.registry import api, json_response
+from hub.api.registry import ApiRoutes, json_response
 from hub.chatlayer.incoming import on_messages, on_offload
 from hub.chatlayer.schemas import (
     ChallengeOut,
@@ -60,7 +60,10 @@ def _out(model: BaseModel) -> web.Response:
     return json_response(model.model_dump(exclude_none=True))
 
 
-@api.route(
+routes = ApiRoutes()
+
+
+@routes.route(
     "GET",
     PATH,
     tag="chatlayer",
@@ -75,7 +78,7 @@ async def chatlayer_health_check(request: web.Request) -> web.Response:
     return _out(ChallengeOut())
 
 
-@api.route(
+@routes.route(
     "POST",
     PATH,
     tag="chatlayer",

@@ -18,12 +18,11 @@ import itertools
 import re
 import secrets
 import time
-from functools import cache
 
 from aiohttp import web
 
 from hub import keys
-from hub.api.registry import Handler, api
+from hub.api.registry import Handler
 from hub.telemetry import context
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -44,12 +43,6 @@ def route_of(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
-@cache
-def _streaming_routes() -> frozenset[str]:
-    """The routes that stream (the v1 events route): SSE and long-poll are told apart there."""
-    return frozenset(operation.path for operation in api.operations if operation.streams)
-
-
 def _client(path: str) -> str:
     return next((client for prefix, client in _CLIENTS if path.startswith(prefix)), "other")
 
@@ -58,7 +51,8 @@ def _transport(request: web.Request, route: str) -> str | None:
     """How this request streams, if it does."""
     if request.headers.get("Upgrade", "").lower() == "websocket":
         return "websocket"
-    if route not in _streaming_routes():
+    api = request.app.get(keys.API)
+    if api is None or route not in api.streaming_paths:
         return None
     if "text/event-stream" in request.headers.get("Accept", ""):
         return "sse"

@@ -13,9 +13,9 @@ from aiohttp.test_utils import TestClient
 from playwright.async_api import Browser
 
 from hub import keys
-from hub.app import create_app
 from hub.demo import DEMO_BOT_ID, ensure_demo_agent, ensure_demo_bot, mount_demo
 from hub.settings import Settings
+from offload_hub.app import create_app
 from tests.dashboard.browser import chromium
 
 

@@ -39,7 +39,7 @@ async def demo(tmp_path: Path, port: int) -> AsyncIterator[str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "hub",
+        "offload_hub",
         "demo",
         "--port",
         str(port),
@@ -94,7 +94,7 @@ async def availability_from(base: str, origin: str) -> int:
 
 def listed(tmp_path: Path, what: str) -> list[dict[str, object]]:
     done = subprocess.run(
-        [sys.executable, "-m", "hub", what, "list", "--json"],
+        [sys.executable, "-m", "offload_hub", what, "list", "--json"],
         env=_env(tmp_path),
         cwd=tmp_path,
         capture_output=True,

@@ -68,7 +68,7 @@ class Hub:
         self.process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "hub",
+            "offload_hub",
             "--config",
             str(self.config),
             "serve",

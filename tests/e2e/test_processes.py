@@ -290,7 +290,7 @@ async def test_a_second_process_on_one_sqlite_file_is_refused(tmp_path, platform
             second = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "hub",
+                "offload_hub",
                 "serve",
                 "--port",
                 "0",

@@ -27,10 +27,10 @@ from playwright.async_api import Browser, Page, expect
 
 from hub import keys
 from hub.agents.presence import set_presence
-from hub.app import create_app
 from hub.clock import ManualClock
 from hub.demo import DEMO_BOT_ID, ensure_demo_bot
 from hub.settings import Settings
+from offload_hub.app import create_app
 from tests.dashboard.browser import Tab, open_tab
 
 pytestmark = [

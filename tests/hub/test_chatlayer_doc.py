@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from hub import keys
-from hub.app import create_app
 from hub.chatlayer.settings import DEFAULT_TEXTS, ChatlayerSettings
 from hub.settings import load_settings
+from offload_hub.app import create_app
 from tests.hub.test_chatlayer import bounded
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "chatlayer.md").read_text()

@@ -15,8 +15,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from hub.cli import name_from_email
 from hub.migrate import upgrade
+from offload_hub.cli import name_from_email
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +31,7 @@ def _env(tmp_path: Path, plugins: Path) -> dict[str, str]:
 
 def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "hub", *args],
+        [sys.executable, "-m", "offload_hub", *args],
         env=env,
         cwd=cwd,
         capture_output=True,
@@ -149,7 +149,7 @@ async def served(
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "hub",
+        "offload_hub",
         *args,
         env=env,
         cwd=cwd,

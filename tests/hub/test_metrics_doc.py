@@ -13,8 +13,8 @@ import aiohttp
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from hub.app import create_app
 from hub.settings import Settings
+from offload_hub.app import create_app
 from tests.conftest import ONE_LIVE_PROVIDER, _truncate
 from tests.support.chatbot import add_bot
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hub import keys
-from hub.app import create_app
 from hub.settings import load_settings
+from offload_hub.app import create_app
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "operator.md").read_text()
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from hub import keys
-from hub.app import create_app
 from hub.settings import ConfigError, Settings
+from offload_hub.app import create_app
 from tests.support.chatbot import start_hub
 from tests.support.plugins import write_distribution
 

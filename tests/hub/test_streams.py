@@ -135,7 +135,7 @@ async def test_long_poll_pages_and_waits(hub):
 
 @pytest.mark.parametrize("transport", ["websocket", "sse"])
 async def test_shutdown_ends_streams_with_going_away(hub, transport):
-    from hub.app import _close_streams
+    from offload_hub.app import _close_streams
 
     cid = await _escalated(hub)
     path = f"/v1/conversations/{cid}/events"

@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 
 from hub import keys
-from hub.app import create_app
 from hub.plugins import discover_adapters
 from hub.settings import load_settings
+from offload_hub.app import create_app
 from providers import (
     ENTRY_POINT_GROUP,
     Agent,

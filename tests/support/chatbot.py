@@ -11,10 +11,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from hub import keys
-from hub.app import create_app
 from hub.clock import Clock
 from hub.settings import Settings
 from hub.store.bots import create_bot
+from offload_hub.app import create_app
 from tests.support.scripted import ScriptedProvider
 
 

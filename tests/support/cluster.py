@@ -32,7 +32,7 @@ EVENTS = "/providers/partner/events"
 
 @dataclass
 class HubProcess:
-    """One ``python -m hub serve`` with the cluster's config; its output goes to a file."""
+    """One ``python -m offload_hub serve`` with the cluster's config; its output goes to a file."""
 
     name: str
     config: Path
@@ -54,7 +54,7 @@ class HubProcess:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "hub",
+                "offload_hub",
                 "serve",
                 "--port",
                 str(self.port),

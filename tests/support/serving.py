@@ -14,12 +14,12 @@ from pathlib import Path
 async def serving(
     args: list[str], env: dict[str, str], cwd: Path
 ) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
-    """``python -m hub ARGS`` on a port the system picks, until the block ends; yields the
+    """``python -m offload_hub ARGS`` on a port the system picks, until the block ends; yields the
     process (its standard error is a pipe, for the logs) and the address from its banner."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "hub",
+        "offload_hub",
         *args,
         "--port",
         "0",

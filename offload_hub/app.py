@@ -1,4 +1,8 @@
-"""The application factory: it only wires. Resources live in ``cleanup_ctx``."""
+"""The application factory: it only wires. Resources live in ``cleanup_ctx``.
+
+It sits above :mod:`hub` and :mod:`dashboard` (neither imports it): it builds the hub's
+services, mounts the v1 route tables (listed in :data:`API_ROUTES`), the provider
+instances' inbound routes and the dashboard sub-app."""
 
 from __future__ import annotations
 
@@ -12,21 +16,22 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+import hub
 from dashboard import create_dashboard, to_dashboard
 from hub import keys, media_links, serve_lock
 from hub.agents.accounts import AgentAccounts
 from hub.agents.live import LiveChannel
 from hub.agents.workspace import HubWorkspace
-from hub.api import conversations, escalations, events, health, media, openapi  # noqa: F401
+from hub.api import conversations, escalations, events, health, media, openapi
 from hub.api.bots import BotDirectory
 from hub.api.cors import cors_middleware
 from hub.api.errors import error_middleware
 from hub.api.rate_limits import RateLimiter, rate_limit_middleware
-from hub.api.registry import api
+from hub.api.registry import Api, ApiRoutes
 from hub.api.request_text import request_text_middleware
 from hub.callbacks import KIND as CALLBACK_KIND
 from hub.callbacks import CallbackDelivery, CallbackDirectory, callback_tap
-from hub.chatlayer import endpoint as chatlayer_endpoint  # noqa: F401  (its routes)
+from hub.chatlayer import endpoint as chatlayer_endpoint
 from hub.chatlayer.channel import ChatlayerChannel, chatlayer_ctx
 from hub.clock import Clock
 from hub.conversation.delivery import KIND as PROVIDER_KIND
@@ -55,8 +60,20 @@ from hub.writer import journal_writer
 
 log = logging.getLogger(__name__)
 
+# The v1 API, module by module (each module's table lists its routes); the OpenAPI
+# document describes exactly these.
+API_ROUTES: tuple[ApiRoutes, ...] = (
+    health.routes,
+    escalations.routes,
+    conversations.routes,
+    events.routes,
+    media.routes,
+    chatlayer_endpoint.routes,
+    openapi.routes,
+)
+
 # Files the hub serves to browsers: the chatbot adapter (/static/offload-hub-adapter.js).
-STATIC = Path(__file__).parent / "static"
+STATIC = Path(hub.__file__).parent / "static"
 
 
 def create_app(
@@ -87,6 +104,7 @@ def create_app(
     app[keys.PROVIDERS] = host
     app[keys.ROUTER] = Router(settings.queues, [i.name for i in host if i.enabled])
 
+    api = app[keys.API] = Api(*API_ROUTES)
     api.add_to(app)
     for instance in host:
         if instance.provider is not None and (routes := instance.provider.routes()):

@@ -107,7 +107,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args, host=args.host, port=args.port)
     _configure_logging(settings.log_level, settings.log_format)
     upgrade(settings.database_url)
-    from hub.app import create_app
+    from offload_hub.app import create_app
 
     sock, settings = _listen(settings)
     app = create_app(settings)
@@ -137,8 +137,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"database_url": DEMO_DATABASE_URL})
     _configure_logging(settings.log_level, settings.log_format)
     upgrade(settings.database_url)
-    from hub.app import create_app
     from hub.demo import mount_demo, prepare_demo
+    from offload_hub.app import create_app
 
     sock, settings = _listen(settings)
     demo = asyncio.run(prepare_demo(settings))
@@ -397,7 +397,7 @@ async def _providers(app: web.Application) -> dict[str, Any]:
 
 
 def cmd_providers_list(args: argparse.Namespace) -> int:
-    from hub.app import create_app
+    from offload_hub.app import create_app
 
     settings = _settings(args)
     _configure_logging("CRITICAL")
