@@ -48,7 +48,17 @@ async def platform() -> AsyncIterator[FakePlatform]:
 def add_agent(config: Path, email: str) -> str:
     """``offload-hub agents add`` as an operator runs it; the generated password."""
     result = subprocess.run(
-        [sys.executable, "-m", "hub", "agents", "add", email, "--config", str(config), "--json"],
+        [
+            sys.executable,
+            "-m",
+            "offload_hub",
+            "agents",
+            "add",
+            email,
+            "--config",
+            str(config),
+            "--json",
+        ],
         capture_output=True,
         text=True,
         timeout=60,
