@@ -11,10 +11,10 @@ from aiohttp import web
 from yarl import URL
 
 from hub import keys
+from hub.api.downloads import download, stored_file
 from hub.clock import Clock
-from hub.errors import Forbidden, NotFound
+from hub.errors import Forbidden
 from hub.security.tokens import TokenSigner
-from hub.store.media import get_media
 
 routes = web.RouteTableDef()
 PATH = "/files/{media_id}"
@@ -42,16 +42,4 @@ async def linked_file(request: web.Request) -> web.Response:
         app[keys.CLOCK].now(),
     ):
         raise Forbidden("this link is not valid, or it has expired", code="invalid_link")
-    async with app[keys.DATABASE].read() as conn:
-        stored = await get_media(media_id, conn=conn, content=True)
-    if stored is None:
-        raise NotFound(f"file {media_id!r} does not exist")
-    return web.Response(
-        body=stored.content,
-        content_type=stored.content_type,
-        headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(stored.name)}",
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "private, max-age=300",
-        },
-    )
+    return download(await stored_file(app[keys.DATABASE], media_id), max_age=300)

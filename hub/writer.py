@@ -32,10 +32,13 @@ from sqlalchemy.engine import Connection, Dialect, Result
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import StaticPool
 
+from hub.db import SyncConnection
+
 log = logging.getLogger(__name__)
 
 Processor = Callable[[Any], Any] | None
 CONVERSATIONS_TABLE = "conversations"
+Rows = list[dict[str, Any]]  # rows of one table, to insert or update
 
 
 class _RowShape:
@@ -173,16 +176,11 @@ class Writer(Protocol):
     def transaction(self) -> contextlib.AbstractAsyncContextManager[WriteConnection]: ...
 
     async def insert(
-        self, conn: WriteConnection, table: sa.Table, rows: list[dict[str, Any]], now: datetime
+        self, conn: WriteConnection, table: sa.Table, rows: Rows, now: datetime
     ) -> None: ...
 
     async def update(
-        self,
-        conn: WriteConnection,
-        table: sa.Table,
-        key: str,
-        rows: list[dict[str, Any]],
-        now: datetime,
+        self, conn: WriteConnection, table: sa.Table, key: str, rows: Rows, now: datetime
     ) -> None:
         """Each row (its ``key`` column and the columns to set) updates its row."""
         ...
@@ -197,12 +195,11 @@ class Unavailable(Exception):
 # -- SQLite -----------------------------------------------------------------------------------
 
 
-class _SqliteConnection:
+class _SqliteConnection(SyncConnection):
     """SQLAlchemy statements on the writer's ``sqlite3`` connection, run synchronously."""
 
     def __init__(self, connection: Connection) -> None:
-        self._connection = connection
-        self.dialect = connection.dialect
+        super().__init__(connection)
         self._savepoints = 0
         # A unit wrote conversations itself (not through its scope's states): what the
         # journal keeps of them is no longer what the database holds.
@@ -213,15 +210,7 @@ class _SqliteConnection:
             statement.table.name == CONVERSATIONS_TABLE  # type: ignore[attr-defined]
         ):
             self.wrote_conversations = True
-        return self._connection.execute(statement, parameters)
-
-    async def scalar(self, statement: sa.Executable, parameters: Any = None) -> Any:
-        return self._connection.scalar(statement, parameters)
-
-    async def scalars(
-        self, statement: sa.Executable, parameters: Any = None
-    ) -> sa.ScalarResult[Any]:
-        return self._connection.scalars(statement, parameters)
+        return await super().execute(statement, parameters)
 
     @contextlib.asynccontextmanager
     async def begin_nested(self) -> AsyncIterator[None]:
@@ -322,7 +311,7 @@ class SqliteWriter:
             raise
 
     async def insert(
-        self, conn: WriteConnection, table: sa.Table, rows: list[dict[str, Any]], now: datetime
+        self, conn: WriteConnection, table: sa.Table, rows: Rows, now: datetime
     ) -> None:
         raw = self._raw
         now_bound: dict[int, Any] = {}
@@ -330,12 +319,7 @@ class SqliteWriter:
             raw.executemany(shape.sql, shape.parameters(members, now, now_bound))
 
     async def update(
-        self,
-        conn: WriteConnection,
-        table: sa.Table,
-        key: str,
-        rows: list[dict[str, Any]],
-        now: datetime,
+        self, conn: WriteConnection, table: sa.Table, key: str, rows: Rows, now: datetime
     ) -> None:
         raw = self._raw
         now_bound: dict[int, Any] = {}
@@ -419,7 +403,7 @@ class PostgresWriter:
         return raw.driver_connection
 
     async def insert(
-        self, conn: WriteConnection, table: sa.Table, rows: list[dict[str, Any]], now: datetime
+        self, conn: WriteConnection, table: sa.Table, rows: Rows, now: datetime
     ) -> None:
         driver = await self._driver()
         now_bound: dict[int, Any] = {}
@@ -427,12 +411,7 @@ class PostgresWriter:
             await driver.executemany(shape.sql, shape.parameters(members, now, now_bound))
 
     async def update(
-        self,
-        conn: WriteConnection,
-        table: sa.Table,
-        key: str,
-        rows: list[dict[str, Any]],
-        now: datetime,
+        self, conn: WriteConnection, table: sa.Table, key: str, rows: Rows, now: datetime
     ) -> None:
         driver = await self._driver()
         now_bound: dict[int, Any] = {}

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import os
 import re
-from urllib.parse import quote
 
 from aiohttp import web
 
 from hub import keys
 from hub.api.auth import authorize_conversation
 from hub.api.conversations import CONVERSATION_AUTH, PATH
+from hub.api.downloads import download, stored_file
 from hub.api.multipart import MAX_FIELD_BYTES, Upload, read_multipart
 from hub.api.registry import ApiRoutes, json_response
 from hub.api.schemas import MediaOut, MessageOut
-from hub.errors import Invalid, NotFound, TooLarge, UnsupportedMedia
+from hub.errors import Invalid, TooLarge, UnsupportedMedia
 from hub.settings import Limits
-from hub.store.media import get_media
 
 UPLOAD_FIELDS = frozenset({"file", "id", "message"})
 _OVERHEAD = 2 * MAX_FIELD_BYTES  # the text fields and the parts' headers beside the file
@@ -144,18 +143,6 @@ async def post_media(request: web.Request) -> web.Response:
     errors=(401, 403, 404),
 )
 async def get_media_file(request: web.Request) -> web.Response:
-    media_id = request.match_info["media_id"]
-    async with request.app[keys.DATABASE].read() as conn:
-        stored = await get_media(media_id, conn=conn, content=True)
-    if stored is None:
-        raise NotFound(f"file {media_id!r} does not exist")
+    stored = await stored_file(request.app[keys.DATABASE], request.match_info["media_id"])
     await authorize_conversation(request, stored.conversation_id, query_token=True)
-    return web.Response(
-        body=stored.content,
-        content_type=stored.content_type,
-        headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(stored.name)}",
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "private, max-age=3600",
-        },
-    )
+    return download(stored, max_age=3600)

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from hub.settings import Limits
 
@@ -40,6 +47,17 @@ Language = Annotated[str, Field(max_length=20, pattern=LANGUAGE_PATTERN)]
 QueueName = Annotated[str, Field(max_length=40)]
 
 
+def _message_length(value: str, info: ValidationInfo) -> str:
+    limit = _limits(info).max_message_chars
+    if len(value) > limit:
+        raise ValueError(f"is longer than {limit} characters")
+    return value
+
+
+# A message's text: at most the operator's max_message_chars.
+MessageText = Annotated[str, AfterValidator(_message_length)]
+
+
 class AvailabilityQuery(Body):
     """``GET /v1/availability``'s query (``skills`` comes comma-separated)."""
 
@@ -62,18 +80,10 @@ class TranscriptItemIn(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
 
     user: Literal["guest", "assistant"]
-    message: str
+    message: MessageText
     datetime: str | None = Field(None, max_length=64)
     id: str | None = Field(None, max_length=100)
     externalId: str | None = Field(None, max_length=100)
-
-    @field_validator("message")
-    @classmethod
-    def _length(cls, value: str, info: ValidationInfo) -> str:
-        limit = _limits(info).max_message_chars
-        if len(value) > limit:
-            raise ValueError(f"is longer than {limit} characters")
-        return value
 
 
 class EscalationIn(Body):
@@ -108,16 +118,8 @@ class MediaRef(Body):
 
 class MessageIn(Body):
     id: str = Field(min_length=1, max_length=100, description="The client's own message id.")
-    message: str = ""
+    message: MessageText = ""
     media: MediaRef | None = None
-
-    @field_validator("message")
-    @classmethod
-    def _length(cls, value: str, info: ValidationInfo) -> str:
-        limit = _limits(info).max_message_chars
-        if len(value) > limit:
-            raise ValueError(f"is longer than {limit} characters")
-        return value
 
 
 class TypingIn(Body):

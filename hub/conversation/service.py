@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import Any, Unpack
 
 from hub.conversation import agent_side, failover, opening, user_side
 from hub.conversation.user_side import Stored
@@ -570,49 +570,23 @@ class ConversationService:
             )
 
     async def store_media(
-        self,
-        conversation_id: str,
-        *,
-        uploader: str,
-        name: str,
-        content_type: str,
-        content: bytes,
-        require_open: bool = True,
+        self, conversation_id: str, **file: Unpack[user_side.NewFile]
     ) -> dict[str, Any]:
         return await self.journal.run(
-            partial(
-                user_side.store_media,
-                conversation_id=conversation_id,
-                uploader=uploader,
-                name=name,
-                content_type=content_type,
-                content=content,
-                require_open=require_open,
-            ),
+            partial(user_side.store_media, conversation_id=conversation_id, **file),
             conversations=(conversation_id,),
         )
 
     async def upload(
-        self,
-        conversation_id: str,
-        *,
-        client_id: str,
-        text: str,
-        name: str,
-        content_type: str,
-        content: bytes,
+        self, conversation_id: str, **upload: Unpack[user_side.Upload]
     ) -> tuple[dict[str, Any], Stored]:
         await self._require_media_support(conversation_id)
         return await self.journal.run(
             partial(
                 user_side.upload,
                 conversation_id=conversation_id,
-                client_id=client_id,
-                text=text,
-                name=name,
-                content_type=content_type,
-                content=content,
                 dispatcher=self.dispatcher,
+                **upload,
             ),
             conversations=(conversation_id,),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NotRequired, TypedDict
 
 import sqlalchemy as sa
 
@@ -113,6 +114,16 @@ async def user_message(
     return Stored(message_id, seq)
 
 
+class NewFile(TypedDict):
+    """A file to store (:func:`store_media`'s arguments beside the conversation)."""
+
+    uploader: str
+    name: str
+    content_type: str
+    content: bytes
+    require_open: NotRequired[bool]
+
+
 async def store_media(
     scope: Scope,
     *,
@@ -143,6 +154,16 @@ async def store_media(
     scope.insert(Media, row)
     scope.note(("media", media_id), conversation_id)
     return {key: value for key, value in row.items() if key != "content"}
+
+
+class Upload(TypedDict):
+    """A file the user sends, with its message (:func:`upload`'s arguments)."""
+
+    client_id: str
+    text: str
+    name: str
+    content_type: str
+    content: bytes
 
 
 async def upload(
