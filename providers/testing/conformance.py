@@ -27,6 +27,7 @@ while the ``provider`` fixture runs, and ``context.url_for(path)`` gives their r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import re
 import typing
@@ -214,6 +215,19 @@ class ProviderConformance(PlatformChecks):
             context.mark_ticket(handoff.conversation_id)
         return ConversationRef(handoff.conversation_id, result.ref)
 
+    @contextlib.asynccontextmanager
+    async def watched(
+        self, config: dict[str, Any], context: RecordingContext, *, let_finish: bool = False
+    ) -> AsyncIterator[Provider]:
+        """A provider built and started with its tasks, sockets and threads watched; once
+        the block (which stops it) is done, nothing it started may be left running."""
+        leftovers = Leftovers()
+        with leftovers.watching():
+            provider = self.build(config, context)
+            await provider.start()
+            yield provider
+        await self.stopped_cleanly(provider, context, leftovers, let_finish=let_finish)
+
     async def stopped_cleanly(
         self,
         provider: Provider,
@@ -283,15 +297,11 @@ class ProviderConformance(PlatformChecks):
         self, provider_config: dict[str, Any], context: RecordingContext
     ) -> None:
         """start(), check() (healthy), stop() with no conversation: nothing left behind."""
-        leftovers = Leftovers()
-        with leftovers.watching():
-            provider = self.build(provider_config, context)
-            await provider.start()
+        async with self.watched(provider_config, context) as provider:
             health = await provider.check()
             await provider.stop()
             assert isinstance(health, Health)
             assert health.ok, health.detail
-        await self.stopped_cleanly(provider, context, leftovers)
 
     @pytest.mark.asyncio
     @bounded
@@ -299,10 +309,7 @@ class ProviderConformance(PlatformChecks):
         self, provider_config: dict[str, Any], context: RecordingContext
     ) -> None:
         """Whatever open, deliver and close started in the background ends with stop()."""
-        leftovers = Leftovers()
-        with leftovers.watching():
-            provider = self.build(provider_config, context)
-            await provider.start()
+        async with self.watched(provider_config, context) as provider:
             try:
                 handoff = sample_handoff()
                 context.own(handoff.conversation_id)
@@ -314,7 +321,6 @@ class ProviderConformance(PlatformChecks):
                 await typed(provider.close(Closing(ref, "resolved", "user")), "close()")
             finally:
                 await provider.stop()
-        await self.stopped_cleanly(provider, context, leftovers)
 
     @pytest.mark.asyncio
     @bounded
@@ -324,10 +330,7 @@ class ProviderConformance(PlatformChecks):
         """A call that arrives after stop() (the hub shutting down, a delivery in flight)
         raises a typed error or does its work; what it starts must end by itself within
         ``stop_grace`` seconds (the loop is about to close), not run on."""
-        leftovers = Leftovers()
-        with leftovers.watching():
-            provider = self.build(provider_config, context)
-            await provider.start()
+        async with self.watched(provider_config, context, let_finish=True) as provider:
             await provider.stop()
             answer = await typed(
                 provider.availability(AvailabilityRequest(queue="support")),
@@ -342,7 +345,6 @@ class ProviderConformance(PlatformChecks):
             message = sample_message(ref.id, ref.ref, "m_afterstop0001")
             await typed(provider.deliver(message), "deliver() after stop()")
             await typed(provider.close(Closing(ref, "hub-stopping", "hub")), "close() after stop()")
-        await self.stopped_cleanly(provider, context, leftovers, let_finish=True)
 
     # -- the calls ---------------------------------------------------------------------------------
 
@@ -461,10 +463,7 @@ class ProviderConformance(PlatformChecks):
         if unreachable_config is None:
             assert not self.remote, "an adapter with a remote end must define unreachable_config"
             return
-        leftovers = Leftovers()
-        with leftovers.watching():
-            provider = self.build(unreachable_config, context)
-            await provider.start()
+        async with self.watched(unreachable_config, context) as provider:
             try:
                 health = await provider.check()
                 assert not health.ok, "check() should report an unreachable remote end"
@@ -478,7 +477,6 @@ class ProviderConformance(PlatformChecks):
                 await typed(provider.close(Closing(ref, "resolved", "user")), "close()")
             finally:
                 await provider.stop()
-        await self.stopped_cleanly(provider, context, leftovers)
 
     # -- the agent side ------------------------------------------------------------------------
 

@@ -77,6 +77,17 @@ class Endpoint:
         the hub names it, whatever a proxy in between makes of it."""
         return f"/providers/{self.instance}/events/stream"
 
+    async def _signed_payload(self, request: web.Request) -> Any:
+        """The decoded JSON, once its size and signature are checked; else the refusal
+        (a web.Response)."""
+        body = await self._signed_body(request)
+        if isinstance(body, web.Response):
+            return body
+        try:
+            return incoming.decode(body)
+        except incoming.InputError as exc:
+            return error_response(400, exc.code, str(exc))
+
     async def _signed_body(self, request: web.Request) -> bytes | web.Response:
         try:
             body = await read_body(request, self.config.max_event_bytes)
@@ -91,13 +102,9 @@ class Endpoint:
         return body
 
     async def events(self, request: web.Request) -> web.Response:
-        body = await self._signed_body(request)
-        if isinstance(body, web.Response):
-            return body
-        try:
-            payload = incoming.decode(body)
-        except incoming.InputError as exc:
-            return error_response(400, exc.code, str(exc))
+        payload = await self._signed_payload(request)
+        if isinstance(payload, web.Response):
+            return payload
         try:
             event = incoming.parse(payload, request.headers.get(EVENT_ID_HEADER))
         except incoming.Invalid as exc:
@@ -183,13 +190,9 @@ class Endpoint:
         return [result for result in results if result is not None]
 
     async def batch(self, request: web.Request) -> web.Response:
-        body = await self._signed_body(request)
-        if isinstance(body, web.Response):
-            return body
-        try:
-            payload = incoming.decode(body)
-        except incoming.InputError as exc:
-            return error_response(400, exc.code, str(exc))
+        payload = await self._signed_payload(request)
+        if isinstance(payload, web.Response):
+            return payload
         events = payload.get("events") if isinstance(payload, dict) else None
         if not isinstance(events, list):
             return error_response(422, "invalid_batch", 'the body must be {"events": [...]}')
