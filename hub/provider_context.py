@@ -28,7 +28,7 @@ from providers import (
     ProviderContext,
     UnknownConversation,
 )
-from providers.context import MAX_KEY_CHARS
+from providers.context import MAX_KEY_CHARS, check_store_key
 
 MEDIA = table(Media)
 LINKS = table(ProviderLink)
@@ -280,8 +280,7 @@ class HubProviderContext(ProviderContext):
         )
 
     async def link(self, conversation_id: str, platform_id: str) -> None:
-        if not isinstance(platform_id, str) or not 1 <= len(platform_id) <= MAX_KEY_CHARS:
-            raise ValueError(f"a platform id is a string of 1 to {MAX_KEY_CHARS} characters")
+        check_store_key(platform_id, what="a platform id")
         database = self.database
 
         async def work(scope: Scope) -> None:

@@ -15,6 +15,7 @@ for: the link between a platform's own chat id and the hub's conversation
 
 from __future__ import annotations
 
+import json
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable
@@ -42,6 +43,23 @@ CLOSE_REASONS = (
 
 MAX_KEY_CHARS = 200
 MAX_VALUE_BYTES = 64 * 1024
+
+
+def check_store_key(key: str, *, what: str = "a store key") -> None:
+    """ValueError unless ``key`` is a string of 1 to 200 characters (an :class:`AdapterStore`
+    key, a platform id given to ``link``)."""
+    if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY_CHARS:
+        raise ValueError(f"{what} is a string of 1 to {MAX_KEY_CHARS} characters")
+
+
+def check_store_value(value: Any) -> None:
+    """ValueError unless ``value`` is JSON of at most 64 KiB encoded."""
+    try:
+        size = len(json.dumps(value).encode("utf-8"))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"a stored value must be JSON: {exc}") from None
+    if size > MAX_VALUE_BYTES:
+        raise ValueError(f"a stored value is limited to {MAX_VALUE_BYTES} bytes as JSON")
 
 
 class AdapterStore(ABC):

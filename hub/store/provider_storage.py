@@ -3,7 +3,6 @@ store (``ProviderContext.link`` / ``lookup`` / ``store``)."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,7 +13,7 @@ from hub.clock import Clock
 from hub.db import Database
 from hub.models import ProviderLink, ProviderValue, table
 from providers import AdapterStore
-from providers.context import MAX_KEY_CHARS, MAX_VALUE_BYTES
+from providers.context import check_store_key, check_store_value
 
 LINKS = table(ProviderLink)
 VALUES = table(ProviderValue)
@@ -27,20 +26,6 @@ async def linked(database: Database, instance: str, platform_id: str) -> str | N
                 LINKS.c.instance == instance, LINKS.c.platform_id == platform_id
             )
         )
-
-
-def _check_key(key: str) -> None:
-    if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY_CHARS:
-        raise ValueError(f"a store key is a string of 1 to {MAX_KEY_CHARS} characters")
-
-
-def _check_value(value: Any) -> None:
-    try:
-        size = len(json.dumps(value).encode("utf-8"))
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"a stored value must be JSON: {exc}") from None
-    if size > MAX_VALUE_BYTES:
-        raise ValueError(f"a stored value is limited to {MAX_VALUE_BYTES} bytes as JSON")
 
 
 class HubAdapterStore(AdapterStore):
@@ -62,7 +47,7 @@ class HubAdapterStore(AdapterStore):
         return now + timedelta(seconds=ttl)
 
     async def get(self, key: str) -> Any:
-        _check_key(key)
+        check_store_key(key)
         async with self.database.read() as conn:
             row = (
                 await conn.execute(
@@ -74,8 +59,8 @@ class HubAdapterStore(AdapterStore):
         return row.value
 
     async def set(self, key: str, value: Any, *, ttl: float | None = None) -> None:
-        _check_key(key)
-        _check_value(value)
+        check_store_key(key)
+        check_store_value(value)
         now = self.clock.now()
         values = {"value": value, "expires_at": self._expiry(now, ttl), "updated_at": now}
         for _ in range(2):  # a racing first insert of the same key: update it then
@@ -94,8 +79,8 @@ class HubAdapterStore(AdapterStore):
         raise RuntimeError(f"could not store {key!r}")  # pragma: no cover (two lost races)
 
     async def add(self, key: str, value: Any, *, ttl: float | None = None) -> bool:
-        _check_key(key)
-        _check_value(value)
+        check_store_key(key)
+        check_store_value(value)
         now = self.clock.now()
         try:
             async with self.database.writer.begin() as conn:
@@ -117,6 +102,6 @@ class HubAdapterStore(AdapterStore):
         return True
 
     async def delete(self, key: str) -> None:
-        _check_key(key)
+        check_store_key(key)
         async with self.database.writer.begin() as conn:
             await conn.execute(sa.delete(VALUES).where(self._where(key)))

@@ -11,11 +11,11 @@ from typing import Any
 import aiohttp
 
 from providers.context import (
-    MAX_KEY_CHARS,
-    MAX_VALUE_BYTES,
     AdapterStore,
     MessageStatus,
     ProviderContext,
+    check_store_key,
+    check_store_value,
 )
 from providers.errors import ConversationEnded, UnknownConversation
 from providers.testing.workspace import MemoryWorkspace
@@ -42,14 +42,8 @@ class MemoryStore(AdapterStore):
 
     @staticmethod
     def _check(key: str, value: Any = None) -> None:
-        if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY_CHARS:
-            raise ValueError(f"a store key is a string of 1 to {MAX_KEY_CHARS} characters")
-        try:
-            size = len(json.dumps(value).encode("utf-8"))
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"a stored value must be JSON: {exc}") from None
-        if size > MAX_VALUE_BYTES:
-            raise ValueError(f"a stored value is limited to {MAX_VALUE_BYTES} bytes as JSON")
+        check_store_key(key)
+        check_store_value(value)
 
     def _live(self, key: str) -> bool:
         entry = self.values.get(key)
@@ -310,8 +304,7 @@ class RecordingContext(ProviderContext):
 
     async def link(self, conversation_id: str, platform_id: str) -> None:
         self._check(conversation_id)
-        if not isinstance(platform_id, str) or not 1 <= len(platform_id) <= MAX_KEY_CHARS:
-            raise ValueError(f"a platform id is a string of 1 to {MAX_KEY_CHARS} characters")
+        check_store_key(platform_id, what="a platform id")
         if self.links.setdefault(platform_id, conversation_id) != conversation_id:
             raise ValueError(f"platform id {platform_id!r} is linked to another conversation")
 
