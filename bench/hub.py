@@ -88,6 +88,10 @@ per_address = {{ per_second = 0, burst = 1 }}
 per_bot = {{ per_second = 0, burst = 1 }}
 per_conversation = {{ per_second = 0, burst = 1 }}
 
+# Its conversations sit still between runs: no idle warnings or closes in the middle.
+[lifecycle]
+idle_warning_seconds = 0
+
 [bots.{BOT_ID}]
 name = "Bench bot"
 secret = "{BOT_SECRET}"
