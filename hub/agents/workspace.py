@@ -23,6 +23,9 @@ AGENTS = table(AgentAccount)
 CONVERSATIONS = table(Conversation)
 DESK = table(DeskEntry)
 WAIT_SAMPLE = 20
+_HOLDER = sa.select(CONVERSATIONS.c.agent_id, CONVERSATIONS.c.status).where(
+    CONVERSATIONS.c.id == sa.bindparam("id")
+)
 
 
 def desk_audience(instance: str) -> str:
@@ -40,6 +43,7 @@ class HubWorkspace(Workspace):
         self.journal = journal
         self.live = live
         self.desks: dict[str, Desk] = {}
+        self._one_agent: tuple[tuple[str, ...], tuple[sa.Select[Any], ...]] | None = None
 
     def register_desk(self, desk: Desk) -> None:
         self.desks[desk.instance] = desk
@@ -52,11 +56,14 @@ class HubWorkspace(Workspace):
 
     # -- agents ------------------------------------------------------------------------------
 
-    async def _load(self, agent_id: str | None = None) -> list[DeskAgent]:
-        desks = list(self.desks) or ["-"]
+    def _queries(self, agent_id: str | None) -> tuple[sa.Select[Any], ...]:
+        """The agents, how many chats each holds at the desks, how many offers each has.
+        One agent's (an action of theirs, at every message) are built once per set of
+        desks and bound by ``agent_id``: building and keying them cost more than the reads."""
+        desks = tuple(self.desks) or ("-",)
+        if agent_id is not None and self._one_agent is not None and self._one_agent[0] == desks:
+            return self._one_agent[1]
         query = sa.select(AGENTS).where(AGENTS.c.disabled.is_(False))
-        if agent_id is not None:
-            query = query.where(AGENTS.c.id == agent_id)
         active_query = (
             sa.select(CONVERSATIONS.c.agent_id, sa.func.count())
             .where(CONVERSATIONS.c.status == "assigned", CONVERSATIONS.c.provider.in_(desks))
@@ -67,14 +74,25 @@ class HubWorkspace(Workspace):
             .where(DESK.c.offered_to.is_not(None))
             .group_by(DESK.c.offered_to)
         )
-        if agent_id is not None:  # one agent (an action of theirs): count only theirs
-            active_query = active_query.where(CONVERSATIONS.c.agent_id == agent_id)
-            offered_query = offered_query.where(DESK.c.offered_to == agent_id)
+        if agent_id is None:
+            return query.order_by(AGENTS.c.display_name), active_query, offered_query
+        one = sa.bindparam("agent_id")
+        queries = (
+            query.where(AGENTS.c.id == one),
+            active_query.where(CONVERSATIONS.c.agent_id == one),
+            offered_query.where(DESK.c.offered_to == one),
+        )
+        self._one_agent = (desks, queries)
+        return queries
+
+    async def _load(self, agent_id: str | None = None) -> list[DeskAgent]:
+        query, active_query, offered_query = self._queries(agent_id)
+        bound = {"agent_id": agent_id} if agent_id is not None else {}
         reading = self.database.read() if agent_id is None else self.database.lookup()
         async with reading as conn:
-            rows = list(await conn.execute(query.order_by(AGENTS.c.display_name)))
-            active = dict((await conn.execute(active_query)).tuples().all())
-            offered = dict((await conn.execute(offered_query)).tuples().all())
+            rows = list(await conn.execute(query, bound))
+            active = dict((await conn.execute(active_query, bound)).tuples().all())
+            offered = dict((await conn.execute(offered_query, bound)).tuples().all())
         return [
             DeskAgent(
                 id=row.id,
@@ -100,13 +118,7 @@ class HubWorkspace(Workspace):
 
     async def holder(self, conversation_id: str, *, ended_ok: bool = False) -> str | None:
         async with self.database.lookup() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(CONVERSATIONS.c.agent_id, CONVERSATIONS.c.status).where(
-                        CONVERSATIONS.c.id == conversation_id
-                    )
-                )
-            ).first()
+            row = (await conn.execute(_HOLDER, {"id": conversation_id})).first()
         if row is None or not (row.status == "assigned" or ended_ok):
             return None
         return row.agent_id  # type: ignore[no-any-return]
