@@ -17,6 +17,7 @@ exactly the address that was checked (and TLS still verifies the configured host
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -149,7 +150,10 @@ async def resolve(
     return Destination(parsed, addresses)
 
 
+@functools.lru_cache(maxsize=1024)
 def _literal(host: str) -> IPAddress | None:
+    """The address a host names literally (parsed once per host: every call to a
+    platform checks it), or None for a name."""
     try:
         return ipaddress.ip_address(host.strip("[]"))
     except ValueError:

@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 
 # Where an escalation goes when no queue serves it (it ends "disabled" at once).
 UNMATCHED_QUEUE = "unmatched"
+# A transcript item's own fields; any other key goes to the item's extra.
+_TRANSCRIPT_FIELDS = frozenset({"user", "message", "datetime", "id", "externalId"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +92,7 @@ def handoff_of(conversation: Conversation, wait_limit: float | None) -> Handoff:
                 datetime=item.get("datetime"),
                 id=item.get("id"),
                 external_id=item.get("externalId"),
-                extra={
-                    key: value
-                    for key, value in item.items()
-                    if key not in {"user", "message", "datetime", "id", "externalId"}
-                },
+                extra={key: value for key, value in item.items() if key not in _TRANSCRIPT_FIELDS},
             )
             for item in conversation.transcript
         ),
