@@ -6,7 +6,8 @@ Runs, on this machine, the hub beside its baselines in the same run (DESIGN sect
   a signed batch POST, the platform WebSocket, the dashboard's socket) to chatbot
   WebSocket streams, beside a bare aiohttp WebSocket relay, a bare aiohttp
   HTTP-in/WebSocket-out relay and a python-socketio relay, interleaved, twice;
-- latency at an offered 1,000 messages/s, and CPU per message at 100 messages/s;
+- latency at an offered 1,000 messages/s, and CPU per message at 100 messages/s (the bare
+  WebSocket relay beside both);
 - escalations per second with a 20-item transcript;
 - a reconnect storm of 5,000 streams after a restart;
 - memory per idle stream at 1k, 5k and 10k streams, beside bare aiohttp (SQLite run);
@@ -210,6 +211,7 @@ class Suite:
                 (1000, targets[0][0]),
                 (100, targets[1][0]),
                 (100, targets[5][0]),
+                (100, targets[0][0]),
             ):
                 run = await offered(
                     target, rate=rate, seconds=seconds if rate > 100 else seconds * 2

@@ -125,6 +125,14 @@ def rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
                     f"≤ 200 µs{_verdict(cpu <= 200)}",
                 )
             )
+    if "bare-ws@100" in offered:
+        out.append(
+            (
+                "baseline: bare WebSocket CPU per message at 100 msg/s",
+                _us(offered["bare-ws@100"]["cpuMicrosPerMessage"]),
+                "same run",
+            )
+        )
     if "bare-ws@1000" in offered:
         out.append(
             (
