@@ -5,7 +5,8 @@ handed to the :class:`Dispatcher` of this process, which delivers the rows of on
 (a target and a conversation) one after the other, in order. A failed attempt is retried
 with exponential backoff and jitter; when the budget is spent the row is dead-lettered.
 Each row is leased while a process works on it; rows whose lease ran out (their process
-died) are picked up again by whichever process sweeps first.
+died) are picked up again by whichever process sweeps first (:meth:`Dispatcher.sweep`, a
+job of the hub's scheduler).
 
 What a row means is up to the handler registered for its target's kind (the part of
 ``target`` before the colon): ``provider:<instance>`` rows are user messages, reads and
@@ -120,7 +121,6 @@ class Dispatcher:
         # Lanes whose first row failed its last attempt: what is behind it is held.
         self._failing: set[tuple[str, str | None]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._sweeper: asyncio.Task[None] | None = None
         self._stopping = False
         self._idle = asyncio.Event()
         self._idle.set()
@@ -130,14 +130,9 @@ class Dispatcher:
     def register(self, kind: str, handler: Handler) -> None:
         self.handlers[kind] = handler
 
-    async def start(self) -> None:
-        self._sweeper = asyncio.create_task(self._sweep_forever(), name="outbox-sweep")
-
     async def stop(self) -> None:
         self._stopping = True
         tasks = list(self._tasks)
-        if self._sweeper is not None:
-            tasks.append(self._sweeper)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -292,7 +287,8 @@ class Dispatcher:
         return await self.journal.run(revive, isolated=True) is not None
 
     async def sweep(self) -> int:
-        """Take over rows nobody holds (their process died, or they were never taken)."""
+        """Take over rows nobody holds (their process died, or they were never taken). The
+        hub's scheduler runs it every ``sweep_every`` seconds; new rows never wait for it."""
         now = self.clock.now()
 
         async def claim(scope: Scope) -> list[Row]:
@@ -323,11 +319,3 @@ class Dispatcher:
         for row in claimed:
             self.enqueue(row)
         return len(claimed)
-
-    async def _sweep_forever(self) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("outbox sweep failed")
-            await asyncio.sleep(self.sweep_every)

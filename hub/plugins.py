@@ -180,23 +180,29 @@ class ProviderHost:
         instance.report(health.ok, health.detail)
 
     async def check(self) -> None:
-        """Check every instance again (the scheduler does, every minute): one that failed
-        to start is started again, a started one runs its ``check()``."""
-        timeout = self.call_timeout
+        """Check every instance again (:meth:`check_instance` for each)."""
+        await asyncio.gather(*(self.check_instance(instance) for instance in self))
 
-        async def one(instance: Instance) -> None:
-            if instance.provider is None or not instance.enabled:
-                return
-            if not instance.started:
-                await self._start(instance)
-                return
-            try:
-                health = await asyncio.wait_for(instance.provider.check(), timeout)
-            except Exception as exc:
-                health = Health(False, f"check failed: {type(exc).__name__}: {exc}")
-            instance.report(health.ok, health.detail)
+    async def check_instance(self, instance: Instance) -> None:
+        """One instance again (the scheduler does, as often as :meth:`checked` says): one
+        that failed to start is started again, a started one runs its ``check()``."""
+        if instance.provider is None or not instance.enabled:
+            return
+        if not instance.started:
+            await self._start(instance)
+            return
+        try:
+            health = await asyncio.wait_for(instance.provider.check(), self.call_timeout)
+        except Exception as exc:
+            health = Health(False, f"check failed: {type(exc).__name__}: {exc}")
+        instance.report(health.ok, health.detail)
 
-        await asyncio.gather(*(one(instance) for instance in self))
+    def checked(self, default_every: float) -> Iterator[tuple[Instance, float]]:
+        """The instances the scheduler checks, each with its interval: the adapter's own
+        ``check_every``, else ``default_every``."""
+        for instance in self:
+            if instance.provider is not None and instance.enabled:
+                yield instance, instance.provider.check_every or default_every
 
     async def stop(self) -> None:
         timeout = self.call_timeout

@@ -32,17 +32,18 @@ from hub.api.request_text import request_text_middleware
 from hub.callbacks import KIND as CALLBACK_KIND
 from hub.callbacks import CallbackDelivery, CallbackDirectory, callback_tap
 from hub.chatlayer import endpoint as chatlayer_endpoint
-from hub.chatlayer.channel import ChatlayerChannel, chatlayer_ctx
+from hub.chatlayer.channel import ChatlayerChannel
 from hub.clock import Clock
 from hub.conversation.delivery import KIND as PROVIDER_KIND
 from hub.conversation.delivery import ProviderDelivery
 from hub.conversation.failover import Failover
 from hub.conversation.service import ConversationService
-from hub.db import Database, create_database, postgres_dsn
+from hub.db import create_database, postgres_dsn
 from hub.eventbus import EventBus
 from hub.fanout import Fanout
 from hub.journal import Journal
-from hub.lifecycle.scheduler import lifecycle_ctx
+from hub.lifecycle.scheduler import build_scheduler
+from hub.lifecycle.sweeps import Lifecycle
 from hub.notices import Fetcher, Notices, PostgresTransport, RedisTransport, Transport
 from hub.outbox import Dispatcher
 from hub.plugins import Instance, ProviderHost
@@ -122,7 +123,7 @@ def create_app(
         app.cleanup_ctx.append(_notices)
     app.cleanup_ctx.extend([_http_session, _core, _providers])
     if background:
-        app.cleanup_ctx.extend([lifecycle_ctx, chatlayer_ctx])
+        app.cleanup_ctx.append(_scheduler)
     app.on_shutdown.append(_close_streams)
     return app
 
@@ -152,11 +153,6 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     fanout = app[keys.FANOUT] = Fanout(app[keys.LOG_READER], app[keys.METRICS])
     await fanout.start()
     app[keys.BOTS] = BotDirectory(database)
-    checkpoints = (
-        asyncio.create_task(_checkpoint_forever(database), name="sqlite-checkpoint")
-        if database.is_sqlite
-        else None
-    )
     secret = settings.secret_key
     key = (
         secret.get_secret_value().encode()
@@ -171,23 +167,10 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         app[keys.BUS].seed(await open_heads(conn=conn))
     yield
     await fanout.stop()
-    if checkpoints is not None:
-        checkpoints.cancel()
-        await asyncio.gather(checkpoints, return_exceptions=True)
+    if database.is_sqlite:
         await database.checkpoint()
     await database.dispose()
     serve_lock.release(held)
-
-
-async def _checkpoint_forever(database: Database, every: float = 1.0) -> None:
-    """The journal's SQLite connection never checkpoints the WAL itself (that would sync
-    the disk on the event loop); this does, from a reader's thread, every second."""
-    while True:
-        await asyncio.sleep(every)
-        try:
-            await database.checkpoint()
-        except Exception as exc:
-            log.warning("SQLite checkpoint failed: %s: %s", type(exc).__name__, exc)
 
 
 async def _notices(app: web.Application) -> AsyncIterator[None]:
@@ -284,8 +267,6 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
     mover.reroute = app[keys.SERVICE].route
     app[keys.FAILOVER] = mover
     await journal.start()
-    if app[keys.BACKGROUND]:
-        await dispatcher.start()
     yield
     await mover.stop()
     await dispatcher.stop()
@@ -298,6 +279,35 @@ async def _providers(app: web.Application) -> AsyncIterator[None]:
     await host.start()
     yield
     await host.stop()
+
+
+async def _scheduler(app: web.Application) -> AsyncIterator[None]:
+    """The one scheduler of periodic work, started after the providers (its first deadline
+    sweep runs at once: what came due while the hub was down is acted on at start-up)."""
+    settings = app[keys.SETTINGS].lifecycle
+    lifecycle = app[keys.LIFECYCLE] = Lifecycle(
+        settings,
+        database=app[keys.DATABASE],
+        journal=app[keys.JOURNAL],
+        dispatcher=app[keys.DISPATCHER],
+        service=app[keys.SERVICE],
+        workspace=app[keys.WORKSPACE],
+        host=app[keys.PROVIDERS],
+        router=app[keys.ROUTER],
+    )
+    scheduler = app[keys.SCHEDULER] = build_scheduler(
+        settings,
+        lifecycle=lifecycle,
+        dispatcher=app[keys.DISPATCHER],
+        host=app[keys.PROVIDERS],
+        callbacks=app[keys.CALLBACKS],
+        chatlayer=app[keys.CHATLAYER],
+        database=app[keys.DATABASE],
+    )
+    scheduler.start()
+    yield
+    scheduler.shutdown(wait=False)  # cancels the jobs under way
+    await asyncio.sleep(0)  # ... and lets them end before the services they use stop
 
 
 async def _close_streams(app: web.Application) -> None:

@@ -42,6 +42,9 @@ class Provider(ABC):
     title: ClassVar[str] = ""
     config_model: ClassVar[type[ProviderConfig]] = ProviderConfig
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    # Seconds between the hub's calls to ``check()`` while it runs; None: the hub's own
+    # ``lifecycle.health_check_seconds``. The hub schedules the checks: no adapter loops.
+    check_every: float | None = None
 
     def __init__(self, instance: str, config: ProviderConfig, context: ProviderContext) -> None:
         self.instance = instance
@@ -62,7 +65,8 @@ class Provider(ABC):
         """Release everything ``start`` took. Called once at shutdown."""
 
     async def check(self) -> Health:
-        """Credentials and reachability, checked before the instance is used."""
+        """Credentials and reachability, checked before the instance is used and then every
+        ``check_every`` seconds (the hub calls it; an adapter never schedules it itself)."""
         return Health(ok=True)
 
     @abstractmethod

@@ -1,22 +1,18 @@
 """What the application holds for its Chatlayer integrations, and the history's purge.
 
-``_core`` (:mod:`offload_hub.app`) builds a :class:`ChatlayerChannel`, adds its journal tap and
-registers its outbox handler before the journal and the dispatcher start;
-:func:`chatlayer_ctx`, after the scheduler exists, purges the kept history every hour.
+The app factory (:mod:`offload_hub.app`) builds a :class:`ChatlayerChannel` at start-up,
+adds its journal tap and registers its outbox handler before the journal starts; the
+hub's scheduler (:mod:`hub.lifecycle.scheduler`) purges the kept history every hour.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 import aiohttp
 import sqlalchemy as sa
-from aiohttp import web
 
-from hub import keys
 from hub.chatlayer.delivery import KIND, ChatlayerDelivery, chatlayer_tap
 from hub.chatlayer.history import SESSIONS, ChatlayerHistory
 from hub.chatlayer.settings import ChatlayerSettings
@@ -29,7 +25,6 @@ from hub.settings import Settings
 
 log = logging.getLogger(__name__)
 
-PURGE_EVERY_SECONDS = 3600
 # Sessions of an integration no longer in the config are forgotten after this long.
 ORPHAN_HOURS = 24.0
 
@@ -95,30 +90,3 @@ class ChatlayerChannel:
         if total:
             log.info("chatlayer: forgot %d quiet sessions and their history", total)
         return total
-
-
-async def chatlayer_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The history's purge, every hour from start-up, on the lifecycle's scheduler."""
-    channel = app.get(keys.CHATLAYER)
-    scheduler = app.get(keys.SCHEDULER)
-    job: Any = None
-    if channel is not None and scheduler is not None:
-
-        async def purge() -> None:
-            try:
-                await channel.purge()
-            except Exception:
-                log.exception("chatlayer history purge failed; it runs again in an hour")
-
-        job = scheduler.add_job(
-            purge,
-            "interval",
-            seconds=PURGE_EVERY_SECONDS,
-            id="chatlayer-history",
-            max_instances=1,
-            coalesce=True,
-            next_run_time=datetime.now(UTC),
-        )
-    yield
-    if job is not None and scheduler is not None and scheduler.running:
-        job.remove()

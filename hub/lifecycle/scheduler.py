@@ -1,22 +1,38 @@
-"""APScheduler (3.x) runs the sweeps: often for deadlines, less often for the rest."""
+"""The hub's one scheduler (APScheduler 3.x): every piece of periodic work is a job here.
+
+The deadline sweeps (often) and the rest of the lifecycle, the outbox's sweep (rows no
+process holds), each provider instance's ``check()`` (at the adapter's ``check_every``,
+else ``lifecycle.health_check_seconds``), the bots' callback URLs, the Chatlayer history's
+purge and, on SQLite, the WAL checkpoint. Nothing else in the hub loops on a timer; an app
+built with ``background=False`` has no scheduler at all.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
-from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from hub import keys
+from hub.callbacks import CallbackDirectory
+from hub.chatlayer.channel import ChatlayerChannel
+from hub.db import Database
 from hub.lifecycle.sweeps import Lifecycle
+from hub.outbox import Dispatcher
+from hub.plugins import ProviderHost
+from hub.settings import Lifecycle as LifecycleSettings
 
 log = logging.getLogger(__name__)
 
 RETENTION_EVERY_SECONDS = 3600
 CALLBACKS_EVERY_SECONDS = 10
+CHATLAYER_PURGE_EVERY_SECONDS = 3600
+# The journal's SQLite connection never checkpoints the WAL itself (that would sync the
+# disk on the event loop); this job does, from a reader's thread.
+CHECKPOINT_EVERY_SECONDS = 1.0
 
 
 def _guarded(name: str, job: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
@@ -24,70 +40,66 @@ def _guarded(name: str, job: Callable[[], Awaitable[Any]]) -> Callable[[], Await
         try:
             await job()
         except Exception:
-            log.exception("lifecycle job %s failed; it runs again at its next time", name)
+            log.exception("scheduled job %s failed; it runs again at its next time", name)
 
     return run
 
 
-async def lifecycle_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The scheduler, started after the providers; its first tick runs at once, so what
-    came due while the hub was down is acted on at start-up."""
-    settings = app[keys.SETTINGS].lifecycle
-    lifecycle = Lifecycle(
-        settings,
-        database=app[keys.DATABASE],
-        journal=app[keys.JOURNAL],
-        dispatcher=app[keys.DISPATCHER],
-        service=app[keys.SERVICE],
-        workspace=app[keys.WORKSPACE],
-        host=app[keys.PROVIDERS],
-        router=app[keys.ROUTER],
-    )
-    app[keys.LIFECYCLE] = lifecycle
+async def _checkpoint(database: Database) -> None:
+    try:
+        await database.checkpoint()
+    except Exception as exc:
+        log.warning("SQLite checkpoint failed: %s: %s", type(exc).__name__, exc)
+
+
+def build_scheduler(
+    settings: LifecycleSettings,
+    *,
+    lifecycle: Lifecycle,
+    dispatcher: Dispatcher,
+    host: ProviderHost,
+    callbacks: CallbackDirectory,
+    chatlayer: ChatlayerChannel,
+    database: Database,
+) -> AsyncIOScheduler:
+    """A scheduler with every job (not started). Jobs marked ``at_once`` run their first
+    time when it starts: what came due while the hub was down is acted on at start-up."""
     scheduler = AsyncIOScheduler(timezone=UTC)
     now = datetime.now(UTC)
-    common: dict[str, Any] = {"max_instances": 1, "coalesce": True, "next_run_time": now}
-    scheduler.add_job(
-        _guarded("deadlines", lifecycle.tick),
-        "interval",
-        seconds=settings.tick_seconds,
-        id="deadlines",
-        **common,
-    )
-    scheduler.add_job(
-        _guarded("positions", lifecycle.refresh_positions),
-        "interval",
-        seconds=settings.position_refresh_seconds,
-        id="positions",
-        **common,
-    )
-    # An instance that was down (at start-up, say) comes back once its check() passes.
-    scheduler.add_job(
-        _guarded("health", app[keys.PROVIDERS].check),
-        "interval",
-        seconds=settings.health_check_seconds,
-        id="health",
-        max_instances=1,
-        coalesce=True,
-    )
-    # Bots' callback URLs, changed by the CLI or another hub process, are picked up.
-    scheduler.add_job(
-        _guarded("callbacks", app[keys.CALLBACKS].refresh),
-        "interval",
-        seconds=CALLBACKS_EVERY_SECONDS,
-        id="callbacks",
-        max_instances=1,
-        coalesce=True,
-    )
+
+    def every(
+        name: str,
+        seconds: float,
+        job: Callable[[], Awaitable[Any]],
+        *,
+        at_once: bool = False,
+        late_ok: bool = False,
+    ) -> None:
+        options: dict[str, Any] = {"max_instances": 1, "coalesce": True}
+        if at_once:
+            options["next_run_time"] = now
+        if late_ok:  # a busy loop delays it; it still runs (not "missed")
+            options["misfire_grace_time"] = None
+        scheduler.add_job(_guarded(name, job), "interval", seconds=seconds, id=name, **options)
+
+    every("deadlines", settings.tick_seconds, lifecycle.tick, at_once=True)
+    every("positions", settings.position_refresh_seconds, lifecycle.refresh_positions, at_once=True)
     if settings.retention_days > 0:
-        scheduler.add_job(
-            _guarded("retention", lifecycle.purge),
-            "interval",
-            seconds=RETENTION_EVERY_SECONDS,
-            id="retention",
-            **common,
+        every("retention", RETENTION_EVERY_SECONDS, lifecycle.purge, at_once=True)
+    # Rows whose lease ran out (their process died) or that no process took; new rows go
+    # to the dispatcher when their batch commits and never wait for this.
+    every("outbox", dispatcher.sweep_every, dispatcher.sweep, at_once=True, late_ok=True)
+    # An instance that was down (at start-up, say) comes back once its check() passes.
+    for instance, seconds in host.checked(settings.health_check_seconds):
+        every(f"health:{instance.name}", seconds, partial(host.check_instance, instance))
+    # Bots' callback URLs, changed by the CLI or another hub process, are picked up.
+    every("callbacks", CALLBACKS_EVERY_SECONDS, callbacks.refresh)
+    every("chatlayer-history", CHATLAYER_PURGE_EVERY_SECONDS, chatlayer.purge, at_once=True)
+    if database.is_sqlite:
+        every(
+            "sqlite-checkpoint",
+            CHECKPOINT_EVERY_SECONDS,
+            partial(_checkpoint, database),
+            late_ok=True,
         )
-    scheduler.start()
-    app[keys.SCHEDULER] = scheduler
-    yield
-    scheduler.shutdown(wait=False)
+    return scheduler

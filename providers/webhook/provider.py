@@ -8,8 +8,6 @@ The wire contract is docs/webhook.md.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -74,37 +72,14 @@ class WebhookProvider(Provider):
         self.config: WebhookConfig = config
         self.client = PlatformClient(config, lambda: context.http, context.logger)
         self.endpoint = Endpoint(instance, config, context)
-        self._prober: asyncio.Task[None] | None = None
+        # The hub calls check() this often: a platform that was down when the hub started is
+        # used again once it is back, without a restart (0: the hub's own interval).
+        self.check_every = config.health_check_seconds or None
 
     # -- lifecycle ------------------------------------------------------------------------
 
     def routes(self) -> Sequence[web.RouteDef]:
         return self.endpoint.routes()
-
-    async def start(self) -> None:
-        if self.config.health_check_seconds > 0:
-            self._prober = asyncio.create_task(
-                self._probe_forever(), name=f"webhook-health:{self.instance}"
-            )
-
-    async def stop(self) -> None:
-        if self._prober is not None:
-            self._prober.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._prober
-            self._prober = None
-
-    async def _probe_forever(self) -> None:
-        """Tell the hub, now and then, whether the platform answers: a platform that was
-        down when the hub started is used again once it is back, without a restart."""
-        while True:
-            await asyncio.sleep(self.config.health_check_seconds)
-            try:
-                health = await self.check()
-            except Exception as exc:  # a probe must never stop probing
-                self.context.logger.exception("the health probe of %s failed", self.instance)
-                health = Health(False, f"health probe failed: {type(exc).__name__}: {exc}")
-            self.context.report_health(health.ok, health.detail)
 
     async def check(self) -> Health:
         """GET ``status_url`` if configured, else a signed ``ping`` event: 2xx is healthy."""

@@ -972,17 +972,21 @@ async def test_availability_without_and_with_a_status_url(http, platform):
         assert not (await provider.check()).ok
 
 
-async def test_the_health_probe_reports_to_the_hub(http, platform):
+async def test_the_hub_checks_the_platform_as_often_as_configured(hub_factory, platform):
+    """The adapter only answers check(); the hub's scheduler calls it every
+    health_check_seconds, and what it says is the instance's health."""
     async with asyncio.timeout(10):
-        provider, context = adapter(http, platform.config(health_check_seconds=0.05))
-        await provider.start()
-        try:
-            await eventually(lambda: context.health == (True, ""))
-            platform.down = Scripted(401)
-            await eventually(lambda: context.health is not None and not context.health[0])
-            assert "credentials rejected" in context.health[1]
-        finally:
-            await provider.stop()
+        hub = await hub_factory(**webhook_hub(platform, then="mail", health_check_seconds=0.05))
+        instance = hub.app[keys.PROVIDERS].get("partner")
+        assert instance.provider.check_every == 0.05
+        await eventually(lambda: instance.usable)
+        pinged = len(platform.received)
+        await eventually(lambda: len(platform.received) > pinged)  # checked again, and again
+        platform.down = Scripted(401)
+        await eventually(lambda: not instance.healthy)
+        assert "credentials rejected" in instance.detail
+        platform.down = None
+        await eventually(lambda: instance.usable)
         assert all(r.type == "ping" for r in platform.received)
 
 
