@@ -62,7 +62,7 @@ class ChatlayerChannel:
         )
 
     def install(self, dispatcher: Dispatcher) -> None:
-        """Add the tap and the outbox handler (before the journal and dispatcher start)."""
+        """Add the tap and the outbox handler (before the journal starts)."""
         self.journal.taps.append(chatlayer_tap(self.integrations, lambda: dispatcher))
         dispatcher.register(KIND, self.delivery)
 
