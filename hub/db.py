@@ -54,8 +54,11 @@ class Database:
             yield self.lookups.connection()
 
     async def checkpoint(self) -> None:
-        """SQLite: move the WAL's pages into the database file (without blocking writers)."""
+        """SQLite: move the WAL's pages into the database file (without blocking writers).
+        Nothing is done when nothing was committed since the last time (an idle hub)."""
         if self.is_sqlite:
+            if self.lookups is not None and not self.lookups.written_since():
+                return
             async with self.reader.connect() as conn:
                 await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
@@ -101,11 +104,23 @@ class SyncReader:
             "sqlite://", creator=connect, poolclass=StaticPool, isolation_level="AUTOCOMMIT"
         )
         self._connection: sa.Connection | None = None
+        self._seen_version: int | None = None
 
-    def connection(self) -> SyncConnection:
+    def _raw(self) -> sa.Connection:
         if self._connection is None:
             self._connection = self._engine.connect()
-        return SyncConnection(self._connection)
+        return self._connection
+
+    def written_since(self) -> bool:
+        """Whether another connection committed since this was last asked (SQLite's
+        ``PRAGMA data_version``); True the first time."""
+        version = self._raw().exec_driver_sql("PRAGMA data_version").scalar()
+        changed = version != self._seen_version
+        self._seen_version = version
+        return changed
+
+    def connection(self) -> SyncConnection:
+        return SyncConnection(self._raw())
 
     def close(self) -> None:
         if self._connection is not None:

@@ -8,11 +8,13 @@ them in the journal directly, beside real requests through the v1 API.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 
 import pytest
 import sqlalchemy as sa
 
 from hub import keys
+from hub.db import create_database
 from hub.journal import Journal, Scope
 from hub.models import Message, table
 from tests.conftest import ONE_LIVE_PROVIDER
@@ -126,3 +128,29 @@ async def test_a_crashed_writer_fails_its_batch_and_starts_again(hub, monkeypatc
     assert "still here" in await _stored_bodies(hub)
     assert journal.restarts == 1
     assert "journal's writer failed and restarts" in caplog.text
+
+
+async def test_the_wal_is_checkpointed_after_commits_and_left_alone_when_idle(tmp_path):
+    """The scheduler's checkpoint moves committed pages into the database file, and asks
+    SQLite nothing more while nobody writes (an idle hub does no work every second)."""
+    path = tmp_path / "hub.db"
+    database = create_database(f"sqlite+aiosqlite:///{path}")
+    other = sqlite3.connect(path)  # a writer of its own, as the journal is
+    try:
+        other.execute("PRAGMA journal_mode=WAL")
+        other.execute("PRAGMA wal_autocheckpoint=0")
+        other.execute("CREATE TABLE t (x TEXT)")
+        other.commit()
+        assert database.lookups is not None
+        assert database.lookups.written_since()  # the first time
+        assert not database.lookups.written_since()  # nobody wrote since
+
+        other.executemany("INSERT INTO t VALUES (?)", [("x" * 100,)] * 2000)
+        other.commit()
+        before = path.stat().st_size
+        await database.checkpoint()
+        assert path.stat().st_size >= before + 200_000  # the rows are in the file now
+        assert not database.lookups.written_since()  # the checkpoint took that commit in
+    finally:
+        other.close()
+        await database.dispose()
