@@ -76,7 +76,7 @@ def flag(data: Mapping[str, Any], name: str) -> bool:
     if isinstance(value, bool):
         return value
     if value in ("true", "false"):
-        return value == "true"
+        return bool(value == "true")
     raise Invalid(f"{name}: must be true or false")
 
 

@@ -164,7 +164,8 @@ async def live(request: web.Request) -> web.StreamResponse:
     listener = channel.listen(audiences)
     actions = _Actions(request, signed, listener)
     reader = asyncio.create_task(actions.read(ws))
-    close_code, close_message = WSCloseCode.OK, b""
+    close_code: int = WSCloseCode.OK
+    close_message = b""
     loop = asyncio.get_running_loop()
     try:
         await accounts.seen(agent_id)

@@ -57,7 +57,7 @@ async def send_file(request: web.Request, signed: Signed) -> web.StreamResponse:
     )
     media_id = str(stored["id"])
     message_id = await desk.reply(signed.agent.id, opened.id, text_to_html(said), media_id=media_id)
-    size = int(stored["size"])  # type: ignore[call-overload]
+    size = int(stored["size"])
     media = {
         "id": media_id,
         "name": stored["name"],

@@ -77,7 +77,9 @@ class SyncConnection:
         self._connection = connection
         self.dialect = connection.dialect
 
-    async def execute(self, statement: sa.Executable, parameters: Any = None) -> sa.Result[Any]:
+    async def execute(
+        self, statement: sa.Executable, parameters: Any = None
+    ) -> sa.CursorResult[Any]:
         return self._connection.execute(statement, parameters)
 
     async def scalar(self, statement: sa.Executable, parameters: Any = None) -> Any:
@@ -96,6 +98,7 @@ class SyncReader:
         path = sa.engine.make_url(url).database
 
         def connect() -> sqlite3.Connection:
+            assert path is not None, "a SQLite URL names its file"
             raw = sqlite3.connect(path, check_same_thread=False)
             raw.execute("PRAGMA query_only=ON")
             return raw

@@ -41,6 +41,7 @@ class Envelope:
         envelope.conversation_id = conversation_id
         envelope.seq = seq
         envelope._wire = wire
+        # Only the wire text is known: the parts are None (as_dict() reads the wire instead).
         envelope.at = envelope.action = envelope.data_json = None  # type: ignore[assignment]
         envelope.committed_at = time.monotonic()  # heard of now
         return envelope
@@ -70,7 +71,7 @@ class Envelope:
 
     def as_dict(self) -> dict[str, Any]:
         if self.action is None:
-            return orjson.loads(self.wire)  # type: ignore[no-any-return]
+            return orjson.loads(self.wire)
         return {
             "seq": self.seq,
             "conversationId": self.conversation_id,

@@ -74,6 +74,7 @@ _DEFAULTS = [
 
 def _defaults() -> dict[str, Any]:
     return {
+        # The model's factories take no arguments (pydantic also allows one of the data).
         name: factory() if factory is not None else default  # type: ignore[call-arg]
         for name, factory, default in _DEFAULTS
     }
@@ -100,7 +101,8 @@ class ConversationState:
 
     @property
     def id(self) -> str:
-        return self.row["id"]  # type: ignore[no-any-return]
+        conversation_id: str = self.row["id"]
+        return conversation_id
 
     @property
     def is_open(self) -> bool:
@@ -206,7 +208,7 @@ class Scope:
         return found
 
     def create_conversation(self, row: dict[str, Any]) -> ConversationState:
-        full = {name: None for name in _COLUMN_NAMES}
+        full: dict[str, Any] = dict.fromkeys(_COLUMN_NAMES)
         full.update(_defaults())
         full.update(row)
         full.setdefault("updated_at", self.now)
@@ -235,7 +237,7 @@ class Scope:
         """Append an envelope to the conversation's log; returns its seq."""
         if action not in SDK_ACTIONS:
             raise ValueError(f"{action!r} is not an action the hub emits")
-        seq = conversation["last_seq"] + 1
+        seq: int = conversation["last_seq"] + 1
         conversation.set(last_seq=seq)
         data_json = orjson.dumps(data).decode()
         now = self.now

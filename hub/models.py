@@ -367,6 +367,7 @@ class CannedResponse(SQLModel, table=True):
 
 def table(model: type[SQLModel]) -> sa.Table:
     """The Core table of a model, for the hot path's bulk statements."""
+    # SQLModel sets __table__ on a table model when the class is made; its stubs omit it.
     return model.__table__  # type: ignore[attr-defined,no-any-return]
 
 

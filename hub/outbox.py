@@ -223,7 +223,7 @@ class Dispatcher:
 
     def backoff(self, attempts: int) -> float:
         """Exponential, capped, with full jitter over its upper half."""
-        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (attempts - 1))
+        ceiling: float = min(self.backoff_cap, self.backoff_base * 2 ** (attempts - 1))
         return ceiling / 2 + random.random() * ceiling / 2
 
     async def _settle(

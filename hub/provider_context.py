@@ -161,7 +161,7 @@ class HubProviderContext(ProviderContext):
             stored = await get_media(media_id, conn=conn)
         if stored is None or stored.conversation_id != conversation_id:
             raise UnknownConversation(f"media {media_id!r} is not of {conversation_id!r}")
-        return await self._submit(  # type: ignore[no-any-return]
+        message_id: str = await self._submit(
             agent_side.agent_message,
             conversation_id,
             html=clean_html(html),
@@ -170,6 +170,7 @@ class HubProviderContext(ProviderContext):
             media=media_info(stored),
             record_if_ended=record_if_ended,
         )
+        return message_id
 
     def agent_typing(
         self, conversation_id: str, typing: bool, *, agent: Agent | None = None

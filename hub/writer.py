@@ -25,10 +25,10 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Dialect, Result
+from sqlalchemy.engine import Connection, CursorResult, Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import StaticPool
 
@@ -150,7 +150,9 @@ class WriteConnection(Protocol):
     # Set when a unit wrote the conversations table through the connection itself.
     wrote_conversations: bool
 
-    async def execute(self, statement: sa.Executable, parameters: Any = None) -> Result[Any]: ...
+    async def execute(
+        self, statement: sa.Executable, parameters: Any = None
+    ) -> CursorResult[Any]: ...
 
     async def scalar(self, statement: sa.Executable, parameters: Any = None) -> Any: ...
 
@@ -205,9 +207,10 @@ class _SqliteConnection(SyncConnection):
         # journal keeps of them is no longer what the database holds.
         self.wrote_conversations = False
 
-    async def execute(self, statement: sa.Executable, parameters: Any = None) -> Result[Any]:
+    async def execute(self, statement: sa.Executable, parameters: Any = None) -> CursorResult[Any]:
         if isinstance(statement, sa.Insert | sa.Update | sa.Delete) and (
-            statement.table.name == CONVERSATIONS_TABLE  # type: ignore[attr-defined]
+            isinstance(statement.table, sa.TableClause)
+            and statement.table.name == CONVERSATIONS_TABLE
         ):
             self.wrote_conversations = True
         return await super().execute(statement, parameters)
@@ -259,7 +262,7 @@ class SqliteWriter:
 
     async def sole_writer(self, conn: WriteConnection) -> bool:
         version = self._raw.execute("PRAGMA data_version").fetchone()[0]
-        unchanged = version == self._data_version
+        unchanged: bool = version == self._data_version
         self._data_version = version
         return unchanged
 
@@ -272,7 +275,7 @@ class SqliteWriter:
     def _raw(self) -> sqlite3.Connection:
         raw = self._open().connection.dbapi_connection
         assert raw is not None
-        return raw  # type: ignore[return-value]
+        return cast(sqlite3.Connection, raw)  # the pysqlite dialect's DBAPI connection
 
     async def _begin(self) -> None:
         raw = self._raw
@@ -342,7 +345,7 @@ class _PostgresConnection:
         self.dialect = connection.dialect
         self.wrote_conversations = False  # nothing is kept between batches here
 
-    async def execute(self, statement: sa.Executable, parameters: Any = None) -> Result[Any]:
+    async def execute(self, statement: sa.Executable, parameters: Any = None) -> CursorResult[Any]:
         return await self._connection.execute(statement, parameters)
 
     async def scalar(self, statement: sa.Executable, parameters: Any = None) -> Any:

@@ -179,7 +179,12 @@ async def _bots_add(
     async with _transaction(settings) as conn:
         bot, secret = await create_bot(name, conn=conn, clock=Clock(), allowed_origins=origins)
         callback_secret = await set_callback(bot.id, callback_url, conn=conn)
-    created = {"id": bot.id, "name": bot.name, "secret": secret, "allowedOrigins": origins}
+    created: dict[str, Any] = {
+        "id": bot.id,
+        "name": bot.name,
+        "secret": secret,
+        "allowedOrigins": origins,
+    }
     if callback_url is not None:
         created.update(callbackUrl=callback_url, callbackSecret=callback_secret)
     return created

@@ -121,7 +121,8 @@ class HubWorkspace(Workspace):
             row = (await conn.execute(_HOLDER, {"id": conversation_id})).first()
         if row is None or not (row.status == "assigned" or ended_ok):
             return None
-        return row.agent_id  # type: ignore[no-any-return]
+        agent_id: str = row.agent_id
+        return agent_id
 
     async def assigned(self, instance: str, agent_id: str) -> list[str]:
         query = sa.select(CONVERSATIONS.c.id).where(
@@ -332,7 +333,8 @@ class HubWorkspace(Workspace):
             rows = list(await conn.execute(query))
         if not rows:
             return None
-        return sum((r.assigned_at - r.created_at).total_seconds() for r in rows) / len(rows)
+        waited: float = sum((r.assigned_at - r.created_at).total_seconds() for r in rows)
+        return waited / len(rows)
 
 
 def _iso(moment: datetime) -> str:

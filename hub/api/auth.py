@@ -73,10 +73,10 @@ async def authenticate_bot(request: web.Request) -> Bot:
         return bot
     public_id = request.headers.get(BOT_ID_HEADER)
     if public_id:
-        bot = await request.app[keys.BOTS].by_id(public_id)
-        if bot is None:
+        known = await request.app[keys.BOTS].by_id(public_id)
+        if known is None:
             raise Unauthorized(f"unknown bot {public_id!r}", code="invalid_key")
-        bot = await _usable(bot)
+        bot = await _usable(known)
         check_origin(request, bot, required=True)
         bind(bot=bot.id)
         return bot

@@ -35,9 +35,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except HubError as exc:
         return error_response(exc.status, exc.code, exc.message, **exc.details)
-    except web.HTTPRequestEntityTooLarge as exc:
+    except web.HTTPRequestEntityTooLarge:  # aiohttp keeps no size on it: the request has it
         return error_response(
-            413, "too_large", f"the request body is larger than {exc.max_size} bytes"
+            413, "too_large", f"the request body is larger than {request.client_max_size} bytes"
         )
     except web.HTTPException as exc:
         if exc.status < 400 or not request.path.startswith(("/v1/", "/providers/")):

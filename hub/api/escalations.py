@@ -68,7 +68,7 @@ async def get_availability(request: web.Request) -> web.Response:
     return json_response(
         AvailabilityOut(
             open=answer.open,
-            reason=answer.reason,  # type: ignore[arg-type]
+            reason=answer.reason,
             queue=answer.queue,
             agentsOnline=answer.agents_online,
             estimatedWaitSeconds=wait,

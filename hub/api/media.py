@@ -124,7 +124,7 @@ async def post_media(request: web.Request) -> web.Response:
             id=str(media["id"]),
             name=str(media["name"]),
             contentType=str(media["content_type"]),
-            size=int(media["size"]),  # type: ignore[call-overload]
+            size=int(media["size"]),
             url=f"/v1/media/{media['id']}",
             message=message,
         ),

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
 from hub import keys
-from hub.api.schemas import AgentOut, EscalationOut, SnapshotMessageOut, SnapshotOut
+from hub.api.schemas import (
+    AgentOut,
+    ConversationStatus,
+    EscalationOut,
+    SnapshotMessageOut,
+    SnapshotOut,
+)
 from hub.clock import iso
 from hub.models import Conversation
 
@@ -27,11 +33,16 @@ def _wait(conversation: Conversation) -> int | None:
     return None if conversation.estimated_wait is None else round(conversation.estimated_wait)
 
 
+def _status(conversation: Conversation) -> ConversationStatus:
+    # The model keeps the status as text; the hub writes no other values.
+    return cast(ConversationStatus, conversation.status)
+
+
 def escalation_out(request: web.Request, conversation: Conversation) -> EscalationOut:
     return EscalationOut(
         conversationId=conversation.id,
         token=issue_token(request, conversation),
-        status=conversation.status,  # type: ignore[arg-type]
+        status=_status(conversation),
         queue=conversation.queue,
         position=conversation.position,
         estimatedWait=_wait(conversation),
@@ -68,7 +79,7 @@ def snapshot_out(
         conversationId=conversation.id,
         botId=conversation.bot_id,
         sessionId=conversation.session_id,
-        status=conversation.status,  # type: ignore[arg-type]
+        status=_status(conversation),
         queue=conversation.queue,
         provider=conversation.provider,
         position=conversation.position,

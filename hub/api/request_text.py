@@ -35,9 +35,9 @@ def check_request_text(request: web.Request) -> None:
             check_text(name, "query")
             check_text(value, name)
         for name in READ_HEADERS:
-            value = request.headers.get(name)
-            if value is not None:
-                check_text(value, name)
+            header = request.headers.get(name)
+            if header is not None:
+                check_text(header, name)
     except InputError as exc:
         raise refused(exc) from None
 

@@ -45,6 +45,7 @@ Skill = Annotated[str, Field(min_length=1, max_length=100)]
 LANGUAGE_PATTERN = r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$"
 Language = Annotated[str, Field(max_length=20, pattern=LANGUAGE_PATTERN)]
 QueueName = Annotated[str, Field(max_length=40)]
+ConversationStatus = Literal["queued", "assigned", "ended", "ticket"]
 
 
 def _message_length(value: str, info: ValidationInfo) -> str:
@@ -175,7 +176,7 @@ class AvailabilityOut(Out):
 class EscalationOut(Out):
     conversationId: str
     token: str = Field(description="The conversation token: Bearer, or ?token= on the stream.")
-    status: Literal["queued", "assigned", "ended", "ticket"]
+    status: ConversationStatus
     queue: str
     position: int | None
     estimatedWait: int | None
@@ -240,7 +241,7 @@ class SnapshotOut(Out):
     conversationId: str
     botId: str
     sessionId: str
-    status: Literal["queued", "assigned", "ended", "ticket"]
+    status: ConversationStatus
     queue: str
     provider: str | None
     position: int | None

@@ -16,7 +16,7 @@ from pydantic import BaseModel, RootModel
 
 from hub import keys
 from hub.api.bodies import read_json, validate
-from hub.api.registry import ApiRoutes, json_response
+from hub.api.registry import ApiRoutes, ParamSchema, json_response
 from hub.chatlayer.incoming import on_messages, on_offload
 from hub.chatlayer.schemas import (
     ChallengeOut,
@@ -32,7 +32,9 @@ from hub.errors import Forbidden, Invalid, NotFound, Unauthorized
 
 PATH = "/v1/chatlayer/{name}"
 TOKEN = "challenge.verifyToken"
-TOKEN_QUERY = {TOKEN: ("string", "The integration's Verify Token, as set in Chatlayer.")}
+TOKEN_QUERY: dict[str, tuple[ParamSchema, str]] = {
+    TOKEN: ("string", "The integration's Verify Token, as set in Chatlayer.")
+}
 
 
 class ChatlayerAnswerOut(RootModel[MessagesOut | OffloadOut]):

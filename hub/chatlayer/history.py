@@ -16,7 +16,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.chatlayer.transcript import HistoryItem
 from hub.db import Database
@@ -28,6 +27,7 @@ from hub.models import (
     is_open,
     table,
 )
+from hub.writer import WriteConnection
 
 SESSIONS = table(ChatlayerSession)
 MESSAGES = table(ChatlayerMessage)
@@ -45,7 +45,7 @@ class Coordinates:
     channel: str | None = None
 
 
-def _insert(conn: AsyncConnection, model: Any) -> Any:
+def _insert(conn: WriteConnection, model: Any) -> Any:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     return dialect.insert(model)
 
@@ -191,7 +191,7 @@ class ChatlayerHistory:
                 return total
 
 
-async def _trim(conn: AsyncConnection, integration: str, session_id: str, keep: int) -> None:
+async def _trim(conn: WriteConnection, integration: str, session_id: str, keep: int) -> None:
     """Keep the session's last ``keep`` messages."""
     of_session = (MESSAGES.c.integration == integration, MESSAGES.c.session_id == session_id)
     oldest_kept = await conn.scalar(

@@ -16,14 +16,20 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from aiohttp import web
 
 from hub import keys
 from hub.chatlayer.history import Coordinates
-from hub.chatlayer.schemas import MessagesEvent, MessagesOut, OffloadEvent, OffloadOut
+from hub.chatlayer.schemas import (
+    MessagesEvent,
+    MessagesOut,
+    OffloadEvent,
+    OffloadOut,
+    OffloadReason,
+)
 from hub.chatlayer.settings import ChatlayerSettings
 from hub.chatlayer.transcript import (
     HistoryItem,
@@ -201,23 +207,21 @@ async def on_offload(
     return answer(escalated.conversation, escalated.queue)
 
 
-def refused(reason: str, **details: Any) -> OffloadOut:
-    offloading = "closed" if reason in ("out-of-hours", "ticket", "ended") else "disabled"
+def refused(reason: OffloadReason, **details: Any) -> OffloadOut:
+    offloading: Literal["closed", "disabled"] = (
+        "closed" if reason in ("out-of-hours", "ticket", "ended") else "disabled"
+    )
     return OffloadOut(
-        offloadSuccess=False,
-        pauseBot=False,
-        offloading=offloading,  # type: ignore[arg-type]
-        reason=reason,  # type: ignore[arg-type]
-        **details,
+        offloadSuccess=False, pauseBot=False, offloading=offloading, reason=reason, **details
     )
 
 
 def answer(conversation: Conversation, queue: QueueSettings | None) -> OffloadOut:
     """What Chatlayer hears: taken (queued or with an agent), or why not."""
     status = conversation.status
-    ids = {"conversationId": conversation.id, "status": status}
+    ids: dict[str, Any] = {"conversationId": conversation.id, "status": status}
     if status in OPEN_STATUSES:
-        return OffloadOut(offloadSuccess=True, pauseBot=True, offloading="opened", **ids)  # type: ignore[arg-type]
+        return OffloadOut(offloadSuccess=True, pauseBot=True, offloading="opened", **ids)
     if status == "ticket":
         return refused("ticket", ticketId=conversation.ticket_id, **ids)
     if queue is None or not queue.enabled:

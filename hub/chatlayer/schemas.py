@@ -83,6 +83,9 @@ class MessagesOut(BaseModel):
     ignored: str | None = Field(None, description="Why nothing was recorded, if so.")
 
 
+OffloadReason = Literal["out-of-hours", "no-agents", "disabled", "ticket", "ended"]
+
+
 class OffloadOut(BaseModel):
     """The offload's answer: Chatlayer pauses the bot when ``offloadSuccess`` is true."""
 
@@ -92,7 +95,7 @@ class OffloadOut(BaseModel):
         description="Chatlayer's offloading dialog that fits: opened (waiting for an agent), "
         "closed (outside hours, or a ticket), disabled (nobody can take it now)."
     )
-    reason: Literal["out-of-hours", "no-agents", "disabled", "ticket", "ended"] | None = Field(
+    reason: OffloadReason | None = Field(
         None, description="Why nobody chats, when offloadSuccess is false."
     )
     ticketId: str | None = None

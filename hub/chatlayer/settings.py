@@ -31,6 +31,7 @@ NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"  # as hub.settings.NAME_PATTERN
 BOT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,40}$"  # a hub bot id, as queues' ``bots`` check it
 DEFAULT_API_URL = "https://api.chatlayer.ai"
 Version = Literal["DRAFT", "LIVE"]
+VERSIONS: tuple[Version, ...] = ("DRAFT", "LIVE")
 HandBack = Literal["conversation-action", "dialogstate", "session-variables", "none"]
 
 # What the user reads, as a bot message, for each system message of the chat; "" sends
@@ -60,7 +61,7 @@ class ChatlayerSettings(BaseModel):
     api_token: SecretStr = Field(description="a Chatlayer API access token")
     queue: str | None = Field(None, pattern=NAME_PATTERN)
     chatlayer_bot_id: str | None = Field(None, min_length=1, max_length=100)
-    versions: list[Version] = Field(default_factory=lambda: ["DRAFT", "LIVE"], min_length=1)
+    versions: list[Version] = Field(default_factory=lambda: list(VERSIONS), min_length=1)
     history_limit: int = Field(50, ge=1, le=1000)
     history_hours: float = Field(24.0, gt=0)
     show_agent_name: bool = False

@@ -46,11 +46,12 @@ async def _first_answer(scope: Scope, instance: str, event_id: str | None) -> st
     """The conversation of an event this instance reported before, if it did."""
     if event_id is None:
         return None
-    return await scope.conn.scalar(  # type: ignore[no-any-return]
+    conversation_id: str | None = await scope.conn.scalar(
         sa.select(PROVIDER_EVENTS.c.conversation_id).where(
             PROVIDER_EVENTS.c.instance == instance, PROVIDER_EVENTS.c.event_id == event_id
         )
     )
+    return conversation_id
 
 
 async def held(
@@ -214,9 +215,12 @@ async def agent_message(
                 MESSAGES.c.source_event_id == event_id,
             )
         )
-        if existing is not None:
-            return existing  # type: ignore[no-any-return]
-        return scope.recall(("agent-message", instance, event_id))  # type: ignore[no-any-return]
+        known: str = (
+            existing
+            if existing is not None
+            else scope.recall(("agent-message", instance, event_id))
+        )
+        return known
     message_id = new_id("m")
     if on_ticket:
         scope.insert(
@@ -279,7 +283,8 @@ async def _message_of(scope: Scope, conversation_id: str, event_id: str | None) 
     )
     if found is None:
         raise ConversationEnded(f"conversation {conversation_id!r} has ended")
-    return found  # type: ignore[no-any-return]
+    message_id: str = found
+    return message_id
 
 
 def _agent_row(

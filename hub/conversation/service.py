@@ -44,6 +44,7 @@ from providers import (
     TranscriptItem,
     UserInfo,
 )
+from providers.values import AvailabilityReason
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class Escalated:
 class QueueAvailability:
     queue: str | None
     open: bool
-    reason: str
+    reason: AvailabilityReason
     agents_online: int
     estimated_wait: float | None
     ticket_fallback: bool

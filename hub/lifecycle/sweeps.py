@@ -247,7 +247,7 @@ class Lifecycle:
                     CONVERSATIONS.c.deadline_kind.in_(ROUTING_DEADLINES),
                 ),
             )
-            todo = []
+            todo: list[tuple[str, int, tuple[str, ...], bool]] = []
             for conversation in await scope.conversations(ids):
                 kind = conversation["deadline_kind"]
                 if kind not in ROUTING_DEADLINES or not _due(conversation["deadline_at"], now):

@@ -77,7 +77,7 @@ def forwarded_middleware(networks: list[Network]) -> Callable[..., Awaitable[web
         client = client_address(
             request.remote, request.headers.getall(hdrs.X_FORWARDED_FOR, []), networks
         )
-        if client != request.remote:
+        if client is not None and client != request.remote:  # None: no peer, as before
             request = request.clone(remote=client)
         return await handler(request)
 

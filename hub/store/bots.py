@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -22,7 +23,7 @@ _BY_ID = sa.select(BOTS).where(BOTS.c.id == sa.bindparam("id"))
 _BY_SECRET = sa.select(BOTS).where(BOTS.c.secret_hash == sa.bindparam("hash"))
 
 
-def _bot(row: sa.Row) -> Bot:
+def _bot(row: sa.Row[Any]) -> Bot:
     # The values are already Python's (SQLAlchemy's types read them): built, not validated.
     return Bot.model_construct(**row._mapping)
 

@@ -26,4 +26,5 @@ async def token_key(*, engine: AsyncEngine) -> bytes:
             except IntegrityError:  # another process made it first
                 await conn.rollback()
             value = await conn.scalar(sa.select(META.c.value).where(META.c.key == "token_key"))
+    assert value is not None, "the token key was written, so it can be read"
     return bytes.fromhex(value)

@@ -21,11 +21,12 @@ VALUES = table(ProviderValue)
 
 async def linked(database: Database, instance: str, platform_id: str) -> str | None:
     async with database.read() as conn:
-        return await conn.scalar(  # type: ignore[no-any-return]
+        conversation_id: str | None = await conn.scalar(
             sa.select(LINKS.c.conversation_id).where(
                 LINKS.c.instance == instance, LINKS.c.platform_id == platform_id
             )
         )
+    return conversation_id
 
 
 class HubAdapterStore(AdapterStore):

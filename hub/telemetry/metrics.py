@@ -78,7 +78,8 @@ class Distribution:
 
     def buckets(self) -> list[tuple[str, float]]:
         """Cumulative buckets as Prometheus wants them, ``+Inf`` last."""
-        cumulative, running = [], 0
+        cumulative: list[tuple[str, float]] = []
+        running = 0
         for bound, count in zip((*self.bounds, float("inf")), self.counts, strict=True):
             running += count
             cumulative.append(("+Inf" if bound == float("inf") else repr(bound), running))
@@ -140,7 +141,7 @@ class HubMetrics:
 
     def __init__(self) -> None:
         # No "<name>_created" series beside every counter and histogram (process-wide).
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # prometheus_client: unannotated
         registry = self.registry = CollectorRegistry()
         self.requests: dict[tuple[str, str, int], Distribution] = {}
         self.streams = Gauge(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass
 from email import policy
-from email.message import EmailMessage, Message
+from email.message import EmailMessage, Message, MIMEPart
 from email.parser import BytesParser
 from html import escape
 from typing import Any
@@ -56,7 +56,7 @@ def _header(message: Message, name: str) -> str | None:
 
 def _sender(message: Message) -> tuple[str, str]:
     try:
-        addresses: Any = message["From"].addresses if message["From"] is not None else ()
+        addresses: Any = getattr(message["From"], "addresses", ())
     except Exception:
         addresses = ()
     for found in addresses:
@@ -87,7 +87,7 @@ def _automatic(message: Message) -> str | None:
     return None
 
 
-def _decoded(part: EmailMessage) -> str:
+def _decoded(part: MIMEPart) -> str:
     try:
         content = part.get_content()
     except (LookupError, ValueError, AssertionError):
@@ -103,7 +103,7 @@ def _text(message: EmailMessage) -> str:
         body = None
     if body is None:
         return ""
-    content = _decoded(body)  # type: ignore[arg-type]
+    content = _decoded(body)
     if body.get_content_subtype() == "html":
         content = html_to_text(content, drop_quotes=True)
     return strip_quoted(content)

@@ -140,7 +140,7 @@ def events_for(
 
 
 def _with(event: AgentEvent, **changes: object) -> AgentEvent:
-    return AgentEvent(**{**event.__dict__, **changes})  # type: ignore[arg-type]
+    return AgentEvent(**{**event.__dict__, **changes})
 
 
 def mismatch(call: ContextCall, event: AgentEvent) -> str | None:

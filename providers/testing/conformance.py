@@ -32,7 +32,7 @@ import functools
 import re
 import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 import aiohttp
 import pytest
@@ -115,7 +115,8 @@ def bounded(check: Check) -> Check:
         async with asyncio.timeout(self.check_timeout):
             await check(self, *args, **kwargs)
 
-    return run  # type: ignore[return-value]
+    # The wrapper keeps the check's name and signature (functools.wraps) for pytest.
+    return cast(Check, run)
 
 
 async def typed(call: Awaitable[T], what: str) -> T | None:

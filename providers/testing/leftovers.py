@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import Coroutine, Iterator
 from contextvars import Context, ContextVar
 from typing import Any
+from unittest import mock
 
 import aiohttp
 
@@ -45,6 +46,8 @@ class Leftovers:
             context: Context | None = None,
         ) -> asyncio.Task[Any]:
             if previous_factory is not None:
+                # typeshed's task factory takes no context and makes a Future; asyncio's
+                # passes a context since 3.11 and every factory makes a Task.
                 made = (
                     previous_factory(loop, coro)
                     if context is None
@@ -67,14 +70,15 @@ class Leftovers:
             connector_init(connector, *args, **kwargs)
 
         token = _WATCHING.set(self)
+        # typeshed's factory type has no context parameter (asyncio passes one since 3.11).
         loop.set_task_factory(task_factory)  # type: ignore[arg-type]
-        aiohttp.ClientSession.__init__ = new_session  # type: ignore[method-assign]
-        aiohttp.BaseConnector.__init__ = new_connector  # type: ignore[method-assign]
         try:
-            yield self
+            with (
+                mock.patch.object(aiohttp.ClientSession, "__init__", new_session),
+                mock.patch.object(aiohttp.BaseConnector, "__init__", new_connector),
+            ):
+                yield self
         finally:
-            aiohttp.ClientSession.__init__ = session_init  # type: ignore[method-assign]
-            aiohttp.BaseConnector.__init__ = connector_init  # type: ignore[method-assign]
             loop.set_task_factory(previous_factory)
             _WATCHING.reset(token)
 

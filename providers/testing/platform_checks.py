@@ -12,7 +12,7 @@ import html
 import logging
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -112,10 +112,10 @@ class PlatformChecks:
     False: the built-in desk, a test double) has no platform: these checks are not
     collected for it."""
 
-    remote: bool = False
+    remote: ClassVar[bool] = False
     # A live-chat platform behind the remote end (None: as ``remote`` says). An adapter
     # whose remote end is no chat platform (an SMTP server) sets it to False.
-    chat_platform: bool | None = None
+    chat_platform: ClassVar[bool | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -124,8 +124,8 @@ class PlatformChecks:
             # Not a test of a class without a platform; restored for one with it.
             setattr(cls, name, vars(PlatformChecks)[name] if platform else None)
 
-    provider_class: Any
-    event_timeout: float
+    provider_class: ClassVar[Any]
+    event_timeout: ClassVar[float]
     slow_callback_seconds: float = 0.1  # a call that holds the loop longer fails
 
     async def _arrived_once(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from providers.values import (
     Agent,
@@ -19,8 +20,8 @@ ANA = Agent("agent-ana", "Ana", "https://cdn.example.com/agents/ana.png")
 BEN = Agent("agent-ben", "Ben")
 
 
-def sample_handoff(conversation_id: str = "c_conformance0001", **changes: object) -> Handoff:
-    values: dict[str, object] = {
+def sample_handoff(conversation_id: str = "c_conformance0001", **changes: Any) -> Handoff:
+    values: dict[str, Any] = {
         "conversation_id": conversation_id,
         "bot_id": "bot_conformance",
         "session_id": "session-1",
@@ -36,7 +37,7 @@ def sample_handoff(conversation_id: str = "c_conformance0001", **changes: object
         "created_at": datetime(2026, 11, 23, 10, 0, tzinfo=UTC),
     }
     values.update(changes)
-    return Handoff(**values)  # type: ignore[arg-type]
+    return Handoff(**values)
 
 
 def sample_message(
