@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
 from aiohttp import web
 
@@ -13,6 +12,7 @@ from dashboard.forms import answer, fields, text
 from dashboard.presenters import file_size, link, text_to_html
 from dashboard.sessions import Signed, signed_in
 from hub import keys
+from hub.api.downloads import download
 from hub.api.media import safe_filename
 from hub.api.multipart import Upload
 from hub.errors import Invalid, NotFound, UnsupportedMedia
@@ -94,12 +94,4 @@ async def media(request: web.Request, signed: Signed) -> web.StreamResponse:
     if stored is None:
         raise NotFound("this file does not exist")
     await open_conversation(request, signed, stored.conversation_id)
-    disposition = "inline" if stored.content_type in INLINE_TYPES else "attachment"
-    return web.Response(
-        body=stored.content,
-        content_type=stored.content_type,
-        headers={
-            "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(stored.name)}",
-            "Cache-Control": "private, max-age=3600",
-        },
-    )
+    return download(stored, max_age=3600, inline=stored.content_type in INLINE_TYPES)

@@ -76,7 +76,7 @@ class HubWorkspace(Workspace):
         )
         if agent_id is None:
             return query.order_by(AGENTS.c.display_name), active_query, offered_query
-        one = sa.bindparam("agent_id")
+        one: sa.BindParameter[str] = sa.bindparam("agent_id")
         queries = (
             query.where(AGENTS.c.id == one),
             active_query.where(CONVERSATIONS.c.agent_id == one),

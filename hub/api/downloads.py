@@ -21,13 +21,14 @@ async def stored_file(database: Database, media_id: str) -> Media:
     return stored
 
 
-def download(stored: Media, *, max_age: int) -> web.Response:
-    """The file as an attachment (never shown inline), cached privately ``max_age`` s."""
+def download(stored: Media, *, max_age: int, inline: bool = False) -> web.Response:
+    """The file, cached privately ``max_age`` s: an attachment, or shown ``inline``."""
+    disposition = "inline" if inline else "attachment"
     return web.Response(
         body=stored.content,
         content_type=stored.content_type,
         headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(stored.name)}",
+            "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(stored.name)}",
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": f"private, max-age={max_age}",
         },
