@@ -17,6 +17,7 @@
   const page = body.dataset.page;
   const handlers = []; // called with every live event
   const resyncs = []; // called after the live channel comes back
+  const SIGNED_OUT = 1008; // the live socket's close code (policy violation): sign in again
 
   const byId = (id) => document.getElementById(id);
 
@@ -299,7 +300,7 @@
     });
     socket.addEventListener("close", (closing) => {
       liveClosed();
-      if (closing.code === 1008) {
+      if (closing.code === SIGNED_OUT) {
         location.assign(base + "login");
         return;
       }
