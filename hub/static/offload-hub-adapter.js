@@ -769,6 +769,11 @@
 
   // probe: plain HTTP to the hub just worked, so a socket that fails now tells that
   // WebSockets themselves are blocked (not that the hub is down or restarting).
+
+  // WebSocket close codes (RFC 6455): this side is done; the hub is going away (it restarts).
+  var NORMAL_CLOSURE = 1000;
+  var GOING_AWAY = 1001;
+
   Connector.prototype.connect = function (probe) {
     this.disconnect();
     if (!this.state) return;
@@ -784,7 +789,7 @@
       var socket = this.socket;
       this.socket = null;
       socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
-      try { socket.close(1000); } catch (e) { /* already closed */ }
+      try { socket.close(NORMAL_CLOSURE); } catch (e) { /* already closed */ }
     }
     if (this.pollAbort) {
       this.pollAbort.abort();
@@ -834,7 +839,7 @@
       if (run !== self.streamRun) return;
       self.socket = null;
       if (probe && !opened) self.socketRefusals++;
-      self.reconnect(run, event.code === 1001);
+      self.reconnect(run, event.code === GOING_AWAY);
     };
   };
 
@@ -842,7 +847,7 @@
     var self = this;
     if (!this.state) return;
     var attempt = this.attempts++;
-    // A hub going away (1001) asks for a prompt reconnect; spread clients out a little.
+    // A hub going away asks for a prompt reconnect; spread clients out a little.
     var delay = goingAway ? 100 + Math.random() * 900 :
       backoff(attempt, this.config.reconnectDelay, this.config.reconnectMaxDelay);
     this.reconnectTimer = setTimeout(function () {
