@@ -80,7 +80,9 @@ def build_scheduler(
             options["next_run_time"] = now
         if late_ok:  # a busy loop delays it; it still runs (not "missed")
             options["misfire_grace_time"] = None
-        scheduler.add_job(_guarded(name, job), "interval", seconds=seconds, id=name, **options)
+        scheduler.add_job(
+            _guarded(name, job), "interval", seconds=seconds, id=name, name=name, **options
+        )
 
     every("deadlines", settings.tick_seconds, lifecycle.tick, at_once=True)
     every("positions", settings.position_refresh_seconds, lifecycle.refresh_positions, at_once=True)

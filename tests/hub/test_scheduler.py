@@ -22,6 +22,9 @@ async def test_every_periodic_job_is_on_the_one_scheduler(hub_factory):
     if app[keys.DATABASE].is_sqlite:
         expected.add("sqlite-checkpoint")
     assert set(jobs) == expected
+    # Named as they are here in the scheduler's own log lines ("Execution of job
+    # "deadlines (trigger: ...)" skipped"), not after the wrapper that runs them.
+    assert {job.name for job in jobs.values()} == expected
     lifecycle = app[keys.SETTINGS].lifecycle
     assert _seconds(jobs["health:live"]) == lifecycle.health_check_seconds
     assert _seconds(jobs["deadlines"]) == lifecycle.tick_seconds
