@@ -199,6 +199,10 @@ async def opened(
             attended = True if conversation["assigned_at"] is None else None
             conversation.set(status="assigned", assigned_at=scope.now)
         else:
+            # The provider may have told the hub this place while open() ran (the desk's
+            # dispatch does): then the user has read it already.
+            told = (conversation["position"], conversation["estimated_wait"])
+            place = (result.position, result.estimated_wait)
             if moved_because is not None:
                 scope.emit(conversation, *actions.system_message(reason_message(moved_because)))
             conversation.set(position=result.position, estimated_wait=result.estimated_wait)
@@ -207,7 +211,7 @@ async def opened(
                     deadline_at=scope.now + timedelta(seconds=wait_limit),
                     deadline_kind="wait-limit",
                 )
-            if result.position is not None or result.estimated_wait is not None:
+            if place != (None, None) and (place != told or moved_because is not None):
                 scope.emit_all(
                     conversation, [actions.queue_position(result.position, result.estimated_wait)]
                 )

@@ -291,6 +291,30 @@ async def test_queue_updates_reach_the_chatbot_only_when_they_change(hub):
     ]
 
 
+async def test_a_position_told_while_the_open_runs_is_shown_once(hub_factory):
+    """A provider may report the new conversation's place while its open() runs (the
+    desk's dispatch beside it does); the open's answer then carries the same place, and
+    the user must not read it twice."""
+    hub = await hub_factory(
+        providers={"live": {"type": "scripted", "announce_on_open": True}},
+        queues=[{"name": "support", "chain": ["live"]}],
+    )
+    cid = (await hub.chatbot.escalate())["conversationId"]
+    await hub.settled()
+    told = [
+        data
+        for action, data in await hub.chatbot.actions(cid)
+        if action == "displaySystemMessage" and data["message"] == "queue-position"
+    ]
+    assert told == [
+        {
+            "message": "queue-position",
+            "translate": True,
+            "replacements": {"position": 1, "estimatedWait": 60},
+        }
+    ]
+
+
 async def test_agent_events_with_an_event_id_happen_once(hub):
     chatbot, context = hub.chatbot, hub.provider().context
     cid = (await chatbot.escalate())["conversationId"]

@@ -37,6 +37,9 @@ class ScriptedConfig(ProviderConfig):
     fail_deliveries: int = 0  # the first N deliver() calls fail transiently
     refuse_deliveries: bool = False
     unhealthy: bool = False
+    # Tell the hub the position while open() runs, as the desk does when a dispatch
+    # running beside the open announces the new conversation's place.
+    announce_on_open: bool = False
 
 
 class ScriptedProvider(Provider):
@@ -106,6 +109,10 @@ class ScriptedProvider(Provider):
         if mode == "assign":
             await self.context.agent_joined(handoff.conversation_id, Agent("a1", "Ana"))
             return Opened(ref=f"ref-{handoff.conversation_id}", status="assigned")
+        if self.config.announce_on_open:
+            await self.context.queue_update(
+                handoff.conversation_id, self.config.position, self.config.estimated_wait
+            )
         return Opened(
             ref=f"ref-{handoff.conversation_id}",
             position=self.config.position,
