@@ -320,7 +320,9 @@
     status.addEventListener("change", async () => {
       try {
         const answer = await call(base + "status", { json: { presence: status.value } });
+        // Say what the hub answered: a presence event may have moved the menu meanwhile.
         current = answer.presence;
+        status.value = current;
         notify("You are " + status.selectedOptions[0].textContent.trim().toLowerCase() + ".");
       } catch (error) {
         status.value = current;
