@@ -38,7 +38,7 @@ from hub.clock import iso
 from hub.errors import Forbidden, Invalid
 from hub.store.canned import canned_responses
 from hub.store.conversations import live_messages
-from hub.store.notes import add_note, notes_on
+from hub.store.notes import notes_on
 
 routes = web.RouteTableDef()
 PATH = "/conversations/{conversation_id}"
@@ -238,9 +238,7 @@ async def note(request: web.Request, signed: Signed) -> web.StreamResponse:
     if not may_note(opened, signed):
         raise Forbidden("only the conversation's agent adds notes", code="not_yours")
     body = text(await fields(request), "note", limit=NOTE_LIMIT)
-    hub = request.config_dict
-    async with hub[keys.DATABASE].writer.begin() as conn:
-        added = await add_note(opened.id, signed.agent.id, body, conn=conn, clock=hub[keys.CLOCK])
+    added = await request.config_dict[keys.NOTES].add(opened.id, signed.agent.id, body)
     return answer(
         request,
         {

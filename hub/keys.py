@@ -11,7 +11,10 @@ if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
     from hub.agents.accounts import AgentAccounts
+    from hub.agents.bots import BotRegistry
+    from hub.agents.canned import CannedResponses
     from hub.agents.live import LiveChannel
+    from hub.agents.notes import Notes
     from hub.agents.workspace import HubWorkspace
     from hub.api.bots import BotDirectory
     from hub.api.rate_limits import RateLimiter
@@ -57,6 +60,9 @@ SERVICE: web.AppKey[ConversationService] = web.AppKey("service")
 TOKENS: web.AppKey[TokenSigner] = web.AppKey("tokens")
 HTTP: web.AppKey[aiohttp.ClientSession] = web.AppKey("http")
 AGENTS: web.AppKey[AgentAccounts] = web.AppKey("agents")
+BOT_REGISTRY: web.AppKey[BotRegistry] = web.AppKey("bot_registry")
+CANNED: web.AppKey[CannedResponses] = web.AppKey("canned")
+NOTES: web.AppKey[Notes] = web.AppKey("notes")
 LIVE: web.AppKey[LiveChannel] = web.AppKey("live")
 WORKSPACE: web.AppKey[HubWorkspace] = web.AppKey("workspace")
 LIFECYCLE: web.AppKey[Lifecycle] = web.AppKey("lifecycle")

@@ -20,7 +20,10 @@ import hub
 from dashboard import create_dashboard, to_dashboard
 from hub import keys, media_links, serve_lock
 from hub.agents.accounts import AgentAccounts
+from hub.agents.bots import BotRegistry
+from hub.agents.canned import CannedResponses
 from hub.agents.live import LiveChannel
+from hub.agents.notes import Notes
 from hub.agents.workspace import HubWorkspace
 from hub.api import conversations, escalations, events, health, media, openapi
 from hub.api.bots import BotDirectory
@@ -52,7 +55,7 @@ from hub.routing import Router
 from hub.security.proxies import forwarded_middleware, parse_networks
 from hub.security.tokens import TokenSigner
 from hub.settings import Settings
-from hub.store.bots import sync_config_bots
+from hub.standalone import standalone_journal
 from hub.store.conversations import open_heads
 from hub.store.meta import token_key
 from hub.streams import LogReader
@@ -160,9 +163,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         else await token_key(engine=database.writer)
     )
     app[keys.TOKENS] = TokenSigner(key)
-    if settings.bots:
-        async with database.writer.begin() as conn:
-            await sync_config_bots(settings.bots, conn=conn, clock=app[keys.CLOCK])
+    if settings.bots:  # before the hub's journal and callbacks start
+        async with standalone_journal(database, app[keys.CLOCK]) as journal:
+            await BotRegistry(database, journal).sync_config(settings.bots)
     async with database.read() as conn:
         app[keys.BUS].seed(await open_heads(conn=conn))
     yield
@@ -252,7 +255,10 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
     )
     chatlayer.install(dispatcher)
     app[keys.CHATLAYER] = chatlayer
-    app[keys.AGENTS] = AgentAccounts(app[keys.DATABASE], app[keys.CLOCK])
+    app[keys.AGENTS] = AgentAccounts(app[keys.DATABASE], journal)
+    app[keys.BOT_REGISTRY] = BotRegistry(database, journal, app[keys.BOTS])
+    app[keys.CANNED] = CannedResponses(database, journal)
+    app[keys.NOTES] = Notes(journal)
     app[keys.WORKSPACE] = HubWorkspace(app[keys.DATABASE], journal, app[keys.LIVE])
     app[keys.SERVICE] = ConversationService(
         database=app[keys.DATABASE],

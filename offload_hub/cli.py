@@ -14,15 +14,17 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import __version__, keys, loop
 from hub.agents.accounts import AgentAccounts
+from hub.agents.bots import BotRegistry
 from hub.clock import Clock, iso
-from hub.db import create_database, create_oneshot_engine
+from hub.db import Database, create_database
+from hub.errors import NotFound
+from hub.journal import Journal
 from hub.migrate import DatabaseNotReady, check_schema, shown_url, upgrade
 from hub.settings import ConfigError, Settings, check_origin, load_settings
-from hub.store.bots import create_bot, list_bots, set_callback
+from hub.standalone import standalone_journal
 from hub.telemetry.logs import configure_logging as _configure_logging
 
 # ``offload-hub demo`` keeps its own database unless one is configured, so the demo's bot
@@ -46,23 +48,26 @@ def _ready(settings: Settings) -> None:
 
 
 @asynccontextmanager
-async def _transaction(settings: Settings) -> AsyncIterator[AsyncConnection]:
-    """One transaction on an engine made for this command alone."""
-    engine = create_oneshot_engine(settings.database_url)
+async def _journal(settings: Settings) -> AsyncIterator[tuple[Database, Journal]]:
+    """The database, and a journal of this command's own for its writes."""
+    database = create_database(settings.database_url)
     try:
-        async with engine.begin() as conn:
-            yield conn
+        async with standalone_journal(database, Clock()) as journal:
+            yield database, journal
     finally:
-        await engine.dispose()
+        await database.dispose()
 
 
 @asynccontextmanager
 async def _accounts(settings: Settings) -> AsyncIterator[AgentAccounts]:
-    database = create_database(settings.database_url)
-    try:
-        yield AgentAccounts(database, Clock())
-    finally:
-        await database.dispose()
+    async with _journal(settings) as (database, journal):
+        yield AgentAccounts(database, journal)
+
+
+@asynccontextmanager
+async def _bots(settings: Settings) -> AsyncIterator[BotRegistry]:
+    async with _journal(settings) as (database, journal):
+        yield BotRegistry(database, journal)
 
 
 def _print_json(data: Any) -> None:
@@ -176,17 +181,16 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 async def _bots_add(
     settings: Settings, name: str, origins: list[str], callback_url: str | None
 ) -> dict[str, Any]:
-    async with _transaction(settings) as conn:
-        bot, secret = await create_bot(name, conn=conn, clock=Clock(), allowed_origins=origins)
-        callback_secret = await set_callback(bot.id, callback_url, conn=conn)
+    async with _bots(settings) as bots:
+        new = await bots.create(name, allowed_origins=origins, callback_url=callback_url)
     created: dict[str, Any] = {
-        "id": bot.id,
-        "name": bot.name,
-        "secret": secret,
+        "id": new.bot.id,
+        "name": new.bot.name,
+        "secret": new.secret,
         "allowedOrigins": origins,
     }
     if callback_url is not None:
-        created.update(callbackUrl=callback_url, callbackSecret=callback_secret)
+        created.update(callbackUrl=callback_url, callbackSecret=new.callback_secret)
     return created
 
 
@@ -218,8 +222,8 @@ def cmd_bots_add(args: argparse.Namespace) -> int:
 
 
 async def _bots_callback(settings: Settings, bot_id: str, url: str | None) -> str | None:
-    async with _transaction(settings) as conn:
-        return await set_callback(bot_id, url, conn=conn)
+    async with _bots(settings) as bots:
+        return await bots.set_callback(bot_id, url)
 
 
 def cmd_bots_callback(args: argparse.Namespace) -> int:
@@ -228,8 +232,8 @@ def cmd_bots_callback(args: argparse.Namespace) -> int:
     upgrade(settings.database_url)
     try:
         secret = asyncio.run(_bots_callback(settings, args.bot_id, url))
-    except LookupError as exc:
-        print(str(exc).strip("'\""), file=sys.stderr)
+    except NotFound as exc:
+        print(f"{args.bot_id}: {exc.message}", file=sys.stderr)
         return 2
     if args.json:
         _print_json({"id": args.bot_id, "callbackUrl": url, "callbackSecret": secret})
@@ -243,8 +247,8 @@ def cmd_bots_callback(args: argparse.Namespace) -> int:
 
 
 async def _bots_list(settings: Settings) -> list[dict[str, Any]]:
-    async with _transaction(settings) as conn:
-        bots = await list_bots(conn=conn)
+    async with _bots(settings) as registry:
+        bots = await registry.all()
     return [
         {
             "id": bot.id,

@@ -11,9 +11,9 @@ from dashboard.presenters import link
 from dashboard.render import page
 from dashboard.sessions import Signed, admin_only
 from hub import keys
-from hub.errors import Invalid, NotFound
+from hub.agents.bots import NewKey
+from hub.errors import Invalid
 from hub.settings import check_origin
-from hub.store.bots import create_bot, get_bot, list_bots, rotate_secret, set_bot_disabled
 
 routes = web.RouteTableDef()
 
@@ -27,8 +27,7 @@ async def _bots_page(
     error: str | None = None,
     status: int = 200,
 ) -> web.Response:
-    async with request.config_dict[keys.DATABASE].read() as conn:
-        bots = await list_bots(conn=conn)
+    bots = await request.config_dict[keys.BOT_REGISTRY].all()
     return page(
         request,
         signed,
@@ -36,6 +35,10 @@ async def _bots_page(
         {"bots": bots, "secret": secret, "form": form or {}, "error": error},
         status=status,
     )
+
+
+def _shown(new: NewKey) -> dict[str, str]:
+    return {"bot": new.bot.name, "id": new.bot.id, "key": new.secret}
 
 
 @routes.get("/admin/bots", name="admin_bots")
@@ -62,44 +65,23 @@ async def add_bot(request: web.Request, signed: Signed) -> web.StreamResponse:
         origins = _origins(str(form.get("allowed_origins", "")))
     except Invalid as exc:
         return await _bots_page(request, signed, form=kept, error=exc.message, status=422)
-    hub = request.config_dict
-    async with hub[keys.DATABASE].writer.begin() as conn:
-        bot, secret = await create_bot(
-            name, conn=conn, clock=hub[keys.CLOCK], allowed_origins=origins
-        )
-    return await _bots_page(
-        request, signed, secret={"bot": bot.name, "id": bot.id, "key": secret}, status=201
-    )
+    new = await request.config_dict[keys.BOT_REGISTRY].create(name, allowed_origins=origins)
+    return await _bots_page(request, signed, secret=_shown(new), status=201)
 
 
 @routes.post("/admin/bots/{bot_id}/rotate", name="admin_bot_rotate")
 @admin_only
 async def rotate(request: web.Request, signed: Signed) -> web.StreamResponse:
-    hub = request.config_dict
-    bot_id = request.match_info["bot_id"]
-    async with hub[keys.DATABASE].writer.begin() as conn:
-        bot = await get_bot(bot_id, conn=conn)
-        if bot is None:
-            raise NotFound("this bot does not exist")
-        if bot.source == "config":
-            raise Invalid(
-                "this bot is declared in the config file: change its secret there",
-                code="config_bot",
-            )
-        secret = await rotate_secret(bot_id, conn=conn)
-    hub[keys.BOTS].forget()  # the old key stops working now, not in a few seconds
-    return await _bots_page(request, signed, secret={"bot": bot.name, "id": bot.id, "key": secret})
+    new = await request.config_dict[keys.BOT_REGISTRY].rotate_secret(request.match_info["bot_id"])
+    return await _bots_page(request, signed, secret=_shown(new))
 
 
 @routes.post("/admin/bots/{bot_id}/disabled", name="admin_bot_disabled")
 @admin_only
 async def set_disabled(request: web.Request, signed: Signed) -> web.StreamResponse:
     disabled = str((await fields(request)).get("disabled", "")) == "true"
-    try:
-        async with request.config_dict[keys.DATABASE].writer.begin() as conn:
-            await set_bot_disabled(request.match_info["bot_id"], disabled, conn=conn)
-    except LookupError:
-        raise NotFound("this bot does not exist") from None
-    request.config_dict[keys.BOTS].forget()
+    await request.config_dict[keys.BOT_REGISTRY].set_disabled(
+        request.match_info["bot_id"], disabled
+    )
     done = "bot-disabled" if disabled else "bot-enabled"
     raise web.HTTPSeeOther(link(request, "admin_bots") + f"?done={done}")

@@ -9,8 +9,7 @@ from dashboard.presenters import link
 from dashboard.render import page
 from dashboard.sessions import Signed, admin_only
 from hub import keys
-from hub.errors import HubError, NotFound
-from hub.store.canned import add_canned_response, canned_responses, delete_canned_response
+from hub.errors import HubError
 
 routes = web.RouteTableDef()
 
@@ -23,8 +22,7 @@ async def _canned_page(
     error: str | None = None,
     status: int = 200,
 ) -> web.Response:
-    async with request.config_dict[keys.DATABASE].read() as conn:
-        canned = await canned_responses(conn=conn)
+    canned = await request.config_dict[keys.CANNED].all()
     return page(
         request,
         signed,
@@ -51,17 +49,12 @@ async def add(request: web.Request, signed: Signed) -> web.StreamResponse:
     except HubError as exc:
         kept = {key: str(value) for key, value in form.items()}
         return await _canned_page(request, signed, form=kept, error=exc.message, status=422)
-    hub = request.config_dict
-    async with hub[keys.DATABASE].writer.begin() as conn:
-        await add_canned_response(title, body, conn=conn, clock=hub[keys.CLOCK])
+    await request.config_dict[keys.CANNED].add(title, body)
     raise web.HTTPSeeOther(link(request, "admin_canned") + "?done=canned-added")
 
 
 @routes.post("/admin/canned/{canned_id}/delete", name="admin_canned_delete")
 @admin_only
 async def delete(request: web.Request, signed: Signed) -> web.StreamResponse:
-    async with request.config_dict[keys.DATABASE].writer.begin() as conn:
-        deleted = await delete_canned_response(request.match_info["canned_id"], conn=conn)
-    if not deleted:
-        raise NotFound("this canned response does not exist")
+    await request.config_dict[keys.CANNED].delete(request.match_info["canned_id"])
     raise web.HTTPSeeOther(link(request, "admin_canned") + "?done=canned-deleted")

@@ -1,1 +1,2 @@
-"""The hub's own agents: accounts, sign-in, presence, and the desk's workspace."""
+"""The hub's own agents and what they manage: accounts, sign-in, presence, the desk's
+workspace, notes, canned responses, and (admins) the registered bots."""

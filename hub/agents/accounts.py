@@ -1,4 +1,8 @@
-"""Agent accounts, sign-in with throttling, and dashboard sessions."""
+"""Agent accounts, sign-in with throttling, and dashboard sessions.
+
+Every change is a unit of work in the journal (grouped with the hub's other writes); a
+unit that fails (an email already taken) fails alone, with its own error.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from hub.clock import Clock
 from hub.db import Database
 from hub.errors import Conflict, HubError, Invalid, NotFound, Unauthorized
 from hub.ids import new_id
+from hub.journal import Journal, Scope
 from hub.models import AgentAccount, AgentSession, LoginThrottle, table
 from providers.input_rules import MAX_URL_CHARS, page_url
 
@@ -68,9 +73,10 @@ def _agent(row: sa.Row[Any]) -> AgentAccount:
 
 
 class AgentAccounts:
-    def __init__(self, database: Database, clock: Clock) -> None:
+    def __init__(self, database: Database, journal: Journal) -> None:
         self.database = database
-        self.clock = clock
+        self.journal = journal
+        self.clock: Clock = journal.clock
 
     # -- accounts --------------------------------------------------------------------------
 
@@ -113,13 +119,16 @@ class AgentAccounts:
             "created_at": now,
             "updated_at": now,
         }
-        try:
-            async with self.database.writer.begin() as conn:
-                await conn.execute(sa.insert(AGENTS).values(**row))
-        except IntegrityError:
-            raise Conflict(
-                f"an agent with email {row['email']} exists", code="email_taken"
-            ) from None
+
+        async def work(scope: Scope) -> None:
+            try:
+                await scope.conn.execute(sa.insert(AGENTS).values(**row))
+            except IntegrityError:
+                raise Conflict(
+                    f"an agent with email {row['email']} exists", code="email_taken"
+                ) from None
+
+        await self.journal.run(work, isolated=True)
         return AgentAccount.model_validate(row)
 
     async def get(self, agent_id: str) -> AgentAccount | None:
@@ -138,15 +147,26 @@ class AgentAccounts:
             rows = await conn.execute(sa.select(AGENTS).order_by(AGENTS.c.display_name))
         return [_agent(row) for row in rows]
 
-    async def _update(self, agent_id: str, **values: Any) -> AgentAccount:
-        values["updated_at"] = self.clock.now()
-        async with self.database.writer.begin() as conn:
-            result = await conn.execute(
-                sa.update(AGENTS).where(AGENTS.c.id == agent_id).values(**values)
+    async def _update(
+        self, agent_id: str, *, end_sessions: bool = False, **values: Any
+    ) -> AgentAccount:
+        """Set ``values`` on the agent (and end their sessions) in one unit; the agent as
+        written."""
+
+        async def work(scope: Scope) -> AgentAccount:
+            result = await scope.conn.execute(
+                sa.update(AGENTS)
+                .where(AGENTS.c.id == agent_id)
+                .values(updated_at=scope.now, **values)
             )
-        if result.rowcount == 0:
-            raise NotFound(f"agent {agent_id!r} does not exist")
-        return await self.require(agent_id)
+            if result.rowcount == 0:
+                raise NotFound(f"agent {agent_id!r} does not exist")
+            if end_sessions:
+                await scope.conn.execute(sa.delete(SESSIONS).where(SESSIONS.c.agent_id == agent_id))
+            row = (await scope.conn.execute(sa.select(AGENTS).where(AGENTS.c.id == agent_id))).one()
+            return _agent(row)
+
+        return await self.journal.run(work, isolated=True)
 
     async def update_profile(
         self, agent_id: str, *, display_name: str, avatar_url: str | None
@@ -186,20 +206,19 @@ class AgentAccounts:
         )
 
     async def set_disabled(self, agent_id: str, disabled: bool) -> AgentAccount:
-        agent = await self._update(
-            agent_id, disabled=disabled, **({"presence": "offline"} if disabled else {})
+        return await self._update(
+            agent_id,
+            end_sessions=disabled,
+            disabled=disabled,
+            **({"presence": "offline"} if disabled else {}),
         )
-        if disabled:
-            await self.end_sessions(agent_id)
-        return agent
 
     async def reset_password(self, agent_id: str, password: str) -> None:
         try:
             password_hash = await hash_password(password)
         except ValueError as exc:
             raise Invalid(str(exc), code="weak_password") from None
-        await self._update(agent_id, password_hash=password_hash)
-        await self.end_sessions(agent_id)
+        await self._update(agent_id, end_sessions=True, password_hash=password_hash)
 
     async def set_presence(self, agent_id: str, presence: str) -> AgentAccount:
         if presence not in PRESENCES:
@@ -208,12 +227,9 @@ class AgentAccounts:
 
     async def seen(self, agent_id: str) -> None:
         """A heartbeat from the agent's dashboard."""
-        async with self.database.writer.begin() as conn:
-            await conn.execute(
-                sa.update(AGENTS)
-                .where(AGENTS.c.id == agent_id)
-                .values(last_seen_at=self.clock.now())
-            )
+        await self._execute(
+            sa.update(AGENTS).where(AGENTS.c.id == agent_id).values(last_seen_at=self.clock.now())
+        )
 
     # -- signing in ------------------------------------------------------------------------
 
@@ -229,24 +245,7 @@ class AgentAccounts:
         return max(waits, default=0.0)
 
     async def _failed(self, keys: list[str]) -> None:
-        now = self.clock.now()
-        async with self.database.writer.begin() as conn:
-            for key in keys:
-                row = (await conn.execute(sa.select(THROTTLE).where(THROTTLE.c.key == key))).first()
-                failures = 1
-                if row is not None and now - row.last_failure_at < FORGET_AFTER:
-                    failures = row.failures + 1
-                blocked = None
-                if failures > FREE_FAILURES:
-                    seconds = min(2 ** (failures - FREE_FAILURES), MAX_BLOCK.total_seconds())
-                    blocked = now + timedelta(seconds=seconds)
-                values = {"failures": failures, "last_failure_at": now, "blocked_until": blocked}
-                if row is None:
-                    await conn.execute(sa.insert(THROTTLE).values(key=key, **values))
-                else:
-                    await conn.execute(
-                        sa.update(THROTTLE).where(THROTTLE.c.key == key).values(**values)
-                    )
+        await self.journal.run(lambda scope: _count_failure(scope, keys), isolated=True)
 
     async def sign_in(self, email: str, password: str, *, address: str) -> SignedIn:
         """Check the password (throttled per account and per address) and open a session."""
@@ -266,16 +265,17 @@ class AgentAccounts:
         if not ok or agent is None or agent.disabled:
             await self._failed(keys)
             raise Unauthorized("wrong email or password", code="invalid_credentials")
-        async with self.database.writer.begin() as conn:
-            await conn.execute(sa.delete(THROTTLE).where(THROTTLE.c.key == keys[0]))
-        return await self._open_session(agent)
+        return await self._open_session(agent, forgive=keys[0])
 
-    async def _open_session(self, agent: AgentAccount) -> SignedIn:
+    async def _open_session(self, agent: AgentAccount, *, forgive: str) -> SignedIn:
+        """A new session for ``agent``; the failures counted on ``forgive`` are forgotten."""
         token = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
         now = self.clock.now()
-        async with self.database.writer.begin() as conn:
-            await conn.execute(
+
+        async def work(scope: Scope) -> None:
+            await scope.conn.execute(sa.delete(THROTTLE).where(THROTTLE.c.key == forgive))
+            await scope.conn.execute(
                 sa.insert(SESSIONS).values(
                     token_hash=_hash(token),
                     agent_id=agent.id,
@@ -284,6 +284,8 @@ class AgentAccounts:
                     expires_at=now + SESSION_LIFETIME,
                 )
             )
+
+        await self.journal.run(work)
         return SignedIn(agent, token, csrf)
 
     async def session(self, token: str) -> tuple[AgentAccount, AgentSession] | None:
@@ -307,9 +309,35 @@ class AgentAccounts:
         return agent, session
 
     async def end_session(self, token: str) -> None:
-        async with self.database.writer.begin() as conn:
-            await conn.execute(sa.delete(SESSIONS).where(SESSIONS.c.token_hash == _hash(token)))
+        await self._execute(sa.delete(SESSIONS).where(SESSIONS.c.token_hash == _hash(token)))
 
     async def end_sessions(self, agent_id: str) -> None:
-        async with self.database.writer.begin() as conn:
-            await conn.execute(sa.delete(SESSIONS).where(SESSIONS.c.agent_id == agent_id))
+        await self._execute(sa.delete(SESSIONS).where(SESSIONS.c.agent_id == agent_id))
+
+    async def _execute(self, statement: sa.Executable) -> None:
+        """One statement that cannot fail on its own, in the journal's next batch."""
+
+        async def work(scope: Scope) -> None:
+            await scope.conn.execute(statement)
+
+        await self.journal.run(work)
+
+
+async def _count_failure(scope: Scope, keys: list[str]) -> None:
+    """A failed sign-in, counted on each key: past the free ones, each doubles the wait."""
+    now = scope.now
+    conn = scope.conn
+    for key in keys:
+        row = (await conn.execute(sa.select(THROTTLE).where(THROTTLE.c.key == key))).first()
+        failures = 1
+        if row is not None and now - row.last_failure_at < FORGET_AFTER:
+            failures = row.failures + 1
+        blocked = None
+        if failures > FREE_FAILURES:
+            seconds = min(2 ** (failures - FREE_FAILURES), MAX_BLOCK.total_seconds())
+            blocked = now + timedelta(seconds=seconds)
+        values = {"failures": failures, "last_failure_at": now, "blocked_until": blocked}
+        if row is None:
+            await conn.execute(sa.insert(THROTTLE).values(key=key, **values))
+        else:
+            await conn.execute(sa.update(THROTTLE).where(THROTTLE.c.key == key).values(**values))

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from hub.agents.accounts import AgentAccounts, normal_email
+from hub.agents.bots import BotRegistry
 from hub.clock import Clock
-from hub.db import Database, create_database
+from hub.db import create_database
 from hub.settings import BotSettings, Settings
-from hub.store.bots import sync_config_bots
+from hub.standalone import standalone_journal
 
 DEMO_BOT_ID = "demo"
 DEMO_BOT_NAME = "offload-hub demo bot"
@@ -38,11 +39,10 @@ def demo_origins(base_url: str) -> list[str]:
     return origins
 
 
-async def ensure_demo_bot(database: Database, origins: list[str], clock: Clock) -> None:
+async def ensure_demo_bot(bots: BotRegistry, origins: list[str]) -> None:
     """The demo bot, by its fixed id, allowed from ``origins`` (updated when the port moves)."""
     declared = BotSettings(name=DEMO_BOT_NAME, allowed_origins=origins)
-    async with database.writer.begin() as conn:
-        await sync_config_bots({DEMO_BOT_ID: declared}, conn=conn, clock=clock)
+    await bots.sync_config({DEMO_BOT_ID: declared})
 
 
 async def ensure_demo_agent(accounts: AgentAccounts) -> str:
@@ -65,8 +65,9 @@ async def prepare_demo(settings: Settings) -> DemoAccess:
     origins = demo_origins(settings.public_base_url)
     database = create_database(settings.database_url)
     try:
-        await ensure_demo_bot(database, origins, clock)
-        password = await ensure_demo_agent(AgentAccounts(database, clock))
+        async with standalone_journal(database, clock) as journal:
+            await ensure_demo_bot(BotRegistry(database, journal), origins)
+            password = await ensure_demo_agent(AgentAccounts(database, journal))
     finally:
         await database.dispose()
     return DemoAccess(DEMO_BOT_ID, origins, DEMO_AGENT_EMAIL, password)

@@ -1,4 +1,7 @@
-"""Bots: registration, lookup by key, and the bots declared in the config file."""
+"""Bots: registration, lookup by key, and the bots declared in the config file.
+
+The functions that write take the connection of a journal unit (:mod:`hub.agents.bots` runs them).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from hub.ids import new_id
 from hub.models import Bot, table
 from hub.security.keys import hash_secret, new_bot_secret
 from hub.settings import BotSettings
+from hub.writer import WriteConnection
 
 BOTS = table(Bot)
 
@@ -28,7 +32,7 @@ def _bot(row: sa.Row[Any]) -> Bot:
     return Bot.model_construct(**row._mapping)
 
 
-async def get_bot(bot_id: str, *, conn: AsyncConnection) -> Bot | None:
+async def get_bot(bot_id: str, *, conn: AsyncConnection | WriteConnection) -> Bot | None:
     row = (await conn.execute(_BY_ID, {"id": bot_id})).first()
     return None if row is None else _bot(row)
 
@@ -46,7 +50,7 @@ async def list_bots(*, conn: AsyncConnection) -> list[Bot]:
 async def create_bot(
     name: str,
     *,
-    conn: AsyncConnection,
+    conn: WriteConnection,
     clock: Clock,
     allowed_origins: list[str] | None = None,
     bot_id: str | None = None,
@@ -67,7 +71,7 @@ async def create_bot(
 
 
 async def sync_config_bots(
-    bots: Mapping[str, BotSettings], *, conn: AsyncConnection, clock: Clock
+    bots: Mapping[str, BotSettings], *, conn: WriteConnection, clock: Clock
 ) -> None:
     """Make the bots declared in the config file exist as declared (by id)."""
     for bot_id, declared in bots.items():
@@ -94,7 +98,7 @@ async def sync_config_bots(
             await conn.execute(sa.update(BOTS).where(BOTS.c.id == bot_id).values(**values))
 
 
-async def rotate_secret(bot_id: str, *, conn: AsyncConnection) -> str:
+async def rotate_secret(bot_id: str, *, conn: WriteConnection) -> str:
     """A new secret key for a bot; the old one stops working at once. Shown once."""
     secret = new_bot_secret()
     result = await conn.execute(
@@ -105,7 +109,7 @@ async def rotate_secret(bot_id: str, *, conn: AsyncConnection) -> str:
     return secret
 
 
-async def set_bot_disabled(bot_id: str, disabled: bool, *, conn: AsyncConnection) -> None:
+async def set_bot_disabled(bot_id: str, disabled: bool, *, conn: WriteConnection) -> None:
     result = await conn.execute(
         sa.update(BOTS).where(BOTS.c.id == bot_id).values(disabled=disabled)
     )
@@ -113,7 +117,7 @@ async def set_bot_disabled(bot_id: str, disabled: bool, *, conn: AsyncConnection
         raise LookupError(f"bot {bot_id!r} does not exist")
 
 
-async def set_callback(bot_id: str, url: str | None, *, conn: AsyncConnection) -> str | None:
+async def set_callback(bot_id: str, url: str | None, *, conn: WriteConnection) -> str | None:
     """Point a bot's envelopes at ``url`` (None stops them); returns the new signing secret
     (shown once: the receiver needs it to check ``Hub-Signature``)."""
     secret = None if url is None else secrets.token_urlsafe(32)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.clock import Clock
 from hub.ids import new_id
 from hub.models import CannedResponse, table
+from hub.writer import WriteConnection
 
 CANNED = table(CannedResponse)
 
@@ -24,13 +25,13 @@ async def canned_responses(*, conn: AsyncConnection) -> list[CannedResponse]:
 
 
 async def add_canned_response(
-    title: str, body: str, *, conn: AsyncConnection, clock: Clock
+    title: str, body: str, *, conn: WriteConnection, clock: Clock
 ) -> CannedResponse:
     row = {"id": new_id("cr"), "title": title, "body": body, "created_at": clock.now()}
     await conn.execute(sa.insert(CANNED).values(**row))
     return CannedResponse.model_validate(row)
 
 
-async def delete_canned_response(canned_id: str, *, conn: AsyncConnection) -> bool:
+async def delete_canned_response(canned_id: str, *, conn: WriteConnection) -> bool:
     result = await conn.execute(sa.delete(CANNED).where(CANNED.c.id == canned_id))
     return bool(result.rowcount)

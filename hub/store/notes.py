@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.clock import Clock
 from hub.ids import new_id
 from hub.models import AgentAccount, Note, table
+from hub.writer import WriteConnection
 
 NOTES = table(Note)
 AGENTS = table(AgentAccount)
@@ -26,7 +27,7 @@ class ShownNote:
 
 
 async def add_note(
-    conversation_id: str, agent_id: str, body: str, *, conn: AsyncConnection, clock: Clock
+    conversation_id: str, agent_id: str, body: str, *, conn: WriteConnection, clock: Clock
 ) -> Note:
     row = {
         "id": new_id("n"),

@@ -45,7 +45,7 @@ async def start_demo_hub(
     client: TestClient = await aiohttp_client(app)
     await asyncio.wait_for(app[keys.LIFECYCLE].caught_up.wait(), 10)
     base = str(client.make_url("/")).rstrip("/")
-    await ensure_demo_bot(app[keys.DATABASE], [base, *other_origins], app[keys.CLOCK])
+    await ensure_demo_bot(app[keys.BOT_REGISTRY], [base, *other_origins])
     password = await ensure_demo_agent(app[keys.AGENTS])
     return DemoHub(app, client, base, password)
 

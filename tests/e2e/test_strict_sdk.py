@@ -168,7 +168,7 @@ async def strict_hub(
     shop.router.add_get("/strict_sdk.js", script)
     shop_server = await aiohttp_server(shop)
     shop_url = str(shop_server.make_url("/"))
-    await ensure_demo_bot(app[keys.DATABASE], [base, shop_url.rstrip("/")], app[keys.CLOCK])
+    await ensure_demo_bot(app[keys.BOT_REGISTRY], [base, shop_url.rstrip("/")])
     yield StrictHub(app, client, base, shop_url, clock, gate)
 
 
