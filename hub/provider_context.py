@@ -11,15 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from hub import media_links
 from hub.conversation import agent_side, user_side
-from hub.models import Media, ProviderLink, table
+from hub.models import Media, table
 from hub.security.sanitize import clean_html
 from hub.store.conversations import get_conversation
 from hub.store.media import get_media
-from hub.store.provider_storage import HubAdapterStore, linked
+from hub.store.provider_storage import HubAdapterStore, add_link, linked
 from providers import (
     AdapterStore,
     Agent,
@@ -31,7 +30,6 @@ from providers import (
 from providers.context import MAX_KEY_CHARS, check_store_key
 
 MEDIA = table(Media)
-LINKS = table(ProviderLink)
 
 if TYPE_CHECKING:
     from hub.agents.workspace import HubWorkspace
@@ -282,28 +280,16 @@ class HubProviderContext(ProviderContext):
 
     async def link(self, conversation_id: str, platform_id: str) -> None:
         check_store_key(platform_id, what="a platform id")
-        database = self.database
 
         async def work(scope: Scope) -> None:
             await agent_side.owned(scope, conversation_id, self.instance)
+            linked_to = await add_link(
+                self.instance, platform_id, conversation_id, conn=scope.conn, now=scope.now
+            )
+            if linked_to != conversation_id:
+                raise ValueError(f"platform id {platform_id!r} is linked to another conversation")
 
-        await self._journal.run(work, conversations=(conversation_id,))
-        try:
-            async with database.writer.begin() as conn:
-                await conn.execute(
-                    sa.insert(LINKS).values(
-                        instance=self.instance,
-                        platform_id=platform_id,
-                        conversation_id=conversation_id,
-                        created_at=self.clock.now(),
-                    )
-                )
-        except IntegrityError:
-            existing = await linked(database, self.instance, platform_id)
-            if existing != conversation_id:
-                raise ValueError(
-                    f"platform id {platform_id!r} is linked to another conversation"
-                ) from None
+        await self._journal.run(work, conversations=(conversation_id,), isolated=True)
 
     async def lookup(self, platform_id: str) -> str | None:
         return await linked(self.database, self.instance, platform_id)
@@ -311,7 +297,7 @@ class HubProviderContext(ProviderContext):
     @property
     def store(self) -> AdapterStore:
         if self._store is None:
-            self._store = HubAdapterStore(self.database, self.clock, self.instance)
+            self._store = HubAdapterStore(self.database, self._journal, self.instance)
         return self._store
 
     async def request_transfer(

@@ -156,16 +156,13 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     fanout = app[keys.FANOUT] = Fanout(app[keys.LOG_READER], app[keys.METRICS])
     await fanout.start()
     app[keys.BOTS] = BotDirectory(database)
-    secret = settings.secret_key
-    key = (
-        secret.get_secret_value().encode()
-        if secret is not None
-        else await token_key(engine=database.writer)
-    )
+    # What must exist before the hub's journal and callbacks start (the token key, the
+    # bots of the config file), written by a journal of its own.
+    async with standalone_journal(database, app[keys.CLOCK]) as journal:
+        secret = settings.secret_key
+        key = secret.get_secret_value().encode() if secret is not None else await token_key(journal)
+        await BotRegistry(database, journal).sync_config(settings.bots)
     app[keys.TOKENS] = TokenSigner(key)
-    if settings.bots:  # before the hub's journal and callbacks start
-        async with standalone_journal(database, app[keys.CLOCK]) as journal:
-            await BotRegistry(database, journal).sync_config(settings.bots)
     async with database.read() as conn:
         app[keys.BUS].seed(await open_heads(conn=conn))
     yield

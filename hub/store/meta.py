@@ -5,26 +5,31 @@ from __future__ import annotations
 import secrets
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.dialects import postgresql, sqlite
 
+from hub.journal import Journal, Scope
 from hub.models import HubMeta, table
 
 META = table(HubMeta)
+_KEY = sa.select(META.c.value).where(META.c.key == "token_key")
 
 
-async def token_key(*, engine: AsyncEngine) -> bytes:
-    """The key conversation tokens are signed with; made once, shared by all hub processes."""
-    async with engine.connect() as conn:
-        value = await conn.scalar(sa.select(META.c.value).where(META.c.key == "token_key"))
+async def token_key(journal: Journal) -> bytes:
+    """The key conversation tokens are signed with; made once, shared by all hub processes
+    (the first to write it wins, the others read it)."""
+
+    async def work(scope: Scope) -> str:
+        conn = scope.conn
+        value: str | None = await conn.scalar(_KEY)
         if value is None:
-            try:
-                await conn.execute(
-                    sa.insert(META).values(key="token_key", value=secrets.token_hex(32))
-                )
-                await conn.commit()
-            except IntegrityError:  # another process made it first
-                await conn.rollback()
-            value = await conn.scalar(sa.select(META.c.value).where(META.c.key == "token_key"))
-    assert value is not None, "the token key was written, so it can be read"
-    return bytes.fromhex(value)
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            await conn.execute(
+                dialect.insert(META)
+                .values(key="token_key", value=secrets.token_hex(32))
+                .on_conflict_do_nothing(index_elements=[META.c.key])
+            )
+            value = await conn.scalar(_KEY)
+        assert value is not None, "the token key was written, so it can be read"
+        return value
+
+    return bytes.fromhex(await journal.run(work, isolated=True))

@@ -1,5 +1,5 @@
 """What the hub keeps for provider adapters: platform links and each instance's key-value
-store (``ProviderContext.link`` / ``lookup`` / ``store``)."""
+store (``ProviderContext.link`` / ``lookup`` / ``store``). Writes are journal units."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
-from hub.clock import Clock
 from hub.db import Database
+from hub.journal import Journal, Scope
 from hub.models import ProviderLink, ProviderValue, table
+from hub.writer import WriteConnection
 from providers import AdapterStore
 from providers.context import check_store_key, check_store_value
 
@@ -29,12 +30,42 @@ async def linked(database: Database, instance: str, platform_id: str) -> str | N
     return conversation_id
 
 
+def _insert(conn: WriteConnection, rows: sa.Table) -> Any:
+    """An INSERT that can say what to do with a row already there (each dialect's own)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(rows)
+
+
+async def add_link(
+    instance: str, platform_id: str, conversation_id: str, *, conn: WriteConnection, now: datetime
+) -> str:
+    """Link a platform's chat id to a conversation, unless it is linked already; returns
+    the conversation it is linked to."""
+    await conn.execute(
+        _insert(conn, LINKS)
+        .values(
+            instance=instance,
+            platform_id=platform_id,
+            conversation_id=conversation_id,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=[LINKS.c.instance, LINKS.c.platform_id])
+    )
+    linked_to: str = await conn.scalar(
+        sa.select(LINKS.c.conversation_id).where(
+            LINKS.c.instance == instance, LINKS.c.platform_id == platform_id
+        )
+    )
+    return linked_to
+
+
 class HubAdapterStore(AdapterStore):
     """One instance's values, in the ``provider_values`` table."""
 
-    def __init__(self, database: Database, clock: Clock, instance: str) -> None:
+    def __init__(self, database: Database, journal: Journal, instance: str) -> None:
         self.database = database
-        self.clock = clock
+        self.journal = journal
+        self.clock = journal.clock
         self.instance = instance
 
     def _where(self, key: str) -> sa.ColumnElement[bool]:
@@ -64,45 +95,48 @@ class HubAdapterStore(AdapterStore):
         check_store_value(value)
         now = self.clock.now()
         values = {"value": value, "expires_at": self._expiry(now, ttl), "updated_at": now}
-        for _ in range(2):  # a racing first insert of the same key: update it then
-            try:
-                async with self.database.writer.begin() as conn:
-                    updated = await conn.execute(
-                        sa.update(VALUES).where(self._where(key)).values(**values)
-                    )
-                    if updated.rowcount == 0:
-                        await conn.execute(
-                            sa.insert(VALUES).values(instance=self.instance, key=key, **values)
-                        )
-                return
-            except IntegrityError:
-                continue
-        raise RuntimeError(f"could not store {key!r}")  # pragma: no cover (two lost races)
+
+        async def work(scope: Scope) -> None:
+            upsert = _insert(scope.conn, VALUES).values(instance=self.instance, key=key, **values)
+            await scope.conn.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=[VALUES.c.instance, VALUES.c.key], set_=values
+                )
+            )
+
+        await self.journal.run(work)
 
     async def add(self, key: str, value: Any, *, ttl: float | None = None) -> bool:
         check_store_key(key)
         check_store_value(value)
         now = self.clock.now()
-        try:
-            async with self.database.writer.begin() as conn:
-                # An expired value is gone: the key is free again.
-                await conn.execute(
-                    sa.delete(VALUES).where(self._where(key), VALUES.c.expires_at <= now)
-                )
-                await conn.execute(
-                    sa.insert(VALUES).values(
-                        instance=self.instance,
-                        key=key,
-                        value=value,
-                        expires_at=self._expiry(now, ttl),
-                        updated_at=now,
-                    )
-                )
-        except IntegrityError:
-            return False
-        return True
+        row = {
+            "instance": self.instance,
+            "key": key,
+            "value": value,
+            "expires_at": self._expiry(now, ttl),
+            "updated_at": now,
+        }
+
+        async def work(scope: Scope) -> bool:
+            # An expired value is gone: the key is free again.
+            await scope.conn.execute(
+                sa.delete(VALUES).where(self._where(key), VALUES.c.expires_at <= now)
+            )
+            added = await scope.conn.scalar(
+                _insert(scope.conn, VALUES)
+                .values(**row)
+                .on_conflict_do_nothing(index_elements=[VALUES.c.instance, VALUES.c.key])
+                .returning(VALUES.c.key)
+            )
+            return added is not None
+
+        return await self.journal.run(work, isolated=True)
 
     async def delete(self, key: str) -> None:
         check_store_key(key)
-        async with self.database.writer.begin() as conn:
-            await conn.execute(sa.delete(VALUES).where(self._where(key)))
+
+        async def work(scope: Scope) -> None:
+            await scope.conn.execute(sa.delete(VALUES).where(self._where(key)))
+
+        await self.journal.run(work)

@@ -8,7 +8,10 @@ fails alone, its caller seeing that error.
 
 from __future__ import annotations
 
+import ast
 import asyncio
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +22,56 @@ from hub.errors import Conflict, Invalid, NotFound
 from hub.journal import Journal, Scope
 from hub.models import CannedResponse, table
 from hub.settings import BotSettings
+from hub.store.meta import META, token_key
 
+ROOT = Path(__file__).resolve().parents[2]
+# The writer is the one place that opens write transactions (the journal's own); the
+# migrations change the schema, not the application's data.
+WRITER = "hub/writer.py"
+MIGRATIONS = "hub/migrations/"
 PASSWORD = "correct horse battery staple"
+
+
+def _modules() -> Iterator[tuple[str, ast.Module]]:
+    for package in ("hub", "dashboard", "providers", "offload_hub"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            name = path.relative_to(ROOT).as_posix()
+            if name == WRITER or name.startswith(MIGRATIONS):
+                continue
+            yield name, ast.parse(path.read_text(), name)
+
+
+def _transactions(module: ast.Module) -> Iterator[tuple[int, str]]:
+    """Where a module opens or ends a transaction itself, or writes through an engine."""
+    for node in ast.walk(module):
+        if not isinstance(node, ast.Attribute):
+            continue
+        if node.attr in {"begin", "commit", "rollback"}:
+            yield node.lineno, f".{node.attr}"
+        # `database.writer.begin()`, `database.writer.connect()`: the writer engine used
+        # for anything but handing it to the journal's writer.
+        if isinstance(node.value, ast.Attribute) and node.value.attr == "writer":
+            owner = node.value.value
+            if not (isinstance(owner, ast.Name) and owner.id == "self"):
+                yield node.lineno, f".writer.{node.attr}"
+
+
+def test_no_module_opens_a_write_transaction_of_its_own():
+    found = [
+        f"{name}:{line}: {what}"
+        for name, module in _modules()
+        for line, what in _transactions(module)
+    ]
+    assert found == [], "writes outside the journal:\n" + "\n".join(found)
+
+
+def test_the_check_sees_a_raw_write():
+    raw = ast.parse(
+        "async def f(hub):\n"
+        "    async with hub[keys.DATABASE].writer.begin() as conn:\n"
+        "        await conn.execute(statement)\n"
+    )
+    assert [what for _, what in _transactions(raw)] == [".begin", ".writer.begin"]
 
 
 class _Queued:
@@ -130,3 +181,41 @@ async def test_deleting_a_canned_response_that_is_gone(hub):
     with pytest.raises(NotFound):
         await canned.delete(added.id)
     assert await canned.all() == []
+
+
+async def test_an_adapters_writes_in_one_batch_see_each_other(hub, monkeypatch):
+    journal = hub.app[keys.JOURNAL]
+    context = hub.provider("live").context
+    cid = (await hub.chatbot.escalate())["conversationId"]
+    other = (await hub.chatbot.escalate("session-2"))["conversationId"]
+    gate, held = await _hold(journal)
+    queued = _Queued(journal, monkeypatch, expected=5)
+    calls = asyncio.gather(
+        context.store.add("lock", 1),
+        context.store.add("lock", 2),
+        context.link(cid, "platform-chat"),
+        context.link(cid, "platform-chat"),
+        context.link(other, "platform-chat"),
+        return_exceptions=True,
+    )
+    await asyncio.wait_for(queued.all.wait(), 30)
+    gate.set()
+    await held
+    first, second, linked, again, taken = await calls
+    assert (first, second) == (True, False)
+    assert await context.store.get("lock") == 1
+    assert (linked, again) == (None, None)
+    assert isinstance(taken, ValueError) and "another conversation" in str(taken)
+    assert await context.lookup("platform-chat") == cid
+
+
+async def test_the_token_key_is_made_once(hub):
+    journal = hub.app[keys.JOURNAL]
+
+    async def forget(scope: Scope) -> None:
+        await scope.conn.execute(sa.delete(META))
+
+    await journal.run(forget)
+    made = await asyncio.gather(*(token_key(journal) for _ in range(3)))
+    assert len(set(made)) == 1 and len(made[0]) == 32
+    assert await token_key(journal) == made[0]
