@@ -40,6 +40,7 @@ adapter:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 test: $(STAMP) services browser nginx lint
 	$(BIN)/python -m pytest
