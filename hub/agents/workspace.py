@@ -28,6 +28,21 @@ _HOLDER = sa.select(CONVERSATIONS.c.agent_id, CONVERSATIONS.c.status).where(
 )
 
 
+def _desk_agent(row: Any, active: int, offered: int) -> DeskAgent:
+    return DeskAgent(
+        id=row.id,
+        name=row.display_name,
+        icon_url=row.avatar_url,
+        role=row.role,
+        presence=row.presence,
+        max_chats=row.max_chats,
+        skills=frozenset(row.skills),
+        languages=frozenset(row.languages),
+        active=int(active),
+        offered=int(offered),
+    )
+
+
 def desk_audience(instance: str) -> str:
     return f"desk:{instance}"
 
@@ -43,7 +58,7 @@ class HubWorkspace(Workspace):
         self.journal = journal
         self.live = live
         self.desks: dict[str, Desk] = {}
-        self._one_agent: tuple[tuple[str, ...], tuple[sa.Select[Any], ...]] | None = None
+        self._one_agent: tuple[tuple[str, ...], sa.Select[Any]] | None = None
 
     def register_desk(self, desk: Desk) -> None:
         self.desks[desk.instance] = desk
@@ -56,58 +71,74 @@ class HubWorkspace(Workspace):
 
     # -- agents ------------------------------------------------------------------------------
 
-    def _queries(self, agent_id: str | None) -> tuple[sa.Select[Any], ...]:
-        """The agents, how many chats each holds at the desks, how many offers each has.
-        One agent's (an action of theirs, at every message) are built once per set of
-        desks and bound by ``agent_id``: building and keying them cost more than the reads."""
+    def _one_agent_query(self) -> sa.Select[Any]:
+        """One agent (an action of theirs, at every message) with how many chats they hold
+        at the desks and how many offers they have: one statement, one trip to the
+        database, built once per set of desks and bound by ``agent_id``."""
         desks = tuple(self.desks) or ("-",)
-        if agent_id is not None and self._one_agent is not None and self._one_agent[0] == desks:
+        if self._one_agent is not None and self._one_agent[0] == desks:
             return self._one_agent[1]
-        query = sa.select(AGENTS).where(AGENTS.c.disabled.is_(False))
-        active_query = (
-            sa.select(CONVERSATIONS.c.agent_id, sa.func.count())
-            .where(CONVERSATIONS.c.status == "assigned", CONVERSATIONS.c.provider.in_(desks))
-            .group_by(CONVERSATIONS.c.agent_id)
-        )
-        offered_query = (
-            sa.select(DESK.c.offered_to, sa.func.count())
-            .where(DESK.c.offered_to.is_not(None))
-            .group_by(DESK.c.offered_to)
-        )
-        if agent_id is None:
-            return query.order_by(AGENTS.c.display_name), active_query, offered_query
         one: sa.BindParameter[str] = sa.bindparam("agent_id")
-        queries = (
-            query.where(AGENTS.c.id == one),
-            active_query.where(CONVERSATIONS.c.agent_id == one),
-            offered_query.where(DESK.c.offered_to == one),
+        active = (
+            sa.select(sa.func.count())
+            .select_from(CONVERSATIONS)
+            .where(
+                CONVERSATIONS.c.agent_id == one,
+                CONVERSATIONS.c.status == "assigned",
+                CONVERSATIONS.c.provider.in_(desks),
+            )
+            .scalar_subquery()
         )
-        self._one_agent = (desks, queries)
-        return queries
+        offered = (
+            sa.select(sa.func.count()).select_from(DESK).where(DESK.c.offered_to == one)
+        ).scalar_subquery()
+        query = sa.select(AGENTS, active.label("active"), offered.label("offered")).where(
+            AGENTS.c.id == one, AGENTS.c.disabled.is_(False)
+        )
+        self._one_agent = (desks, query)
+        return query
 
     async def _load(self, agent_id: str | None = None) -> list[DeskAgent]:
-        query, active_query, offered_query = self._queries(agent_id)
-        bound = {"agent_id": agent_id} if agent_id is not None else {}
-        reading = self.database.read() if agent_id is None else self.database.lookup()
-        async with reading as conn:
-            rows = list(await conn.execute(query, bound))
-            active = dict((await conn.execute(active_query, bound)).tuples().all())
-            offered = dict((await conn.execute(offered_query, bound)).tuples().all())
-        return [
-            DeskAgent(
-                id=row.id,
-                name=row.display_name,
-                icon_url=row.avatar_url,
-                role=row.role,
-                presence=row.presence,
-                max_chats=row.max_chats,
-                skills=frozenset(row.skills),
-                languages=frozenset(row.languages),
-                active=int(active.get(row.id, 0)),
-                offered=int(offered.get(row.id, 0)),
+        """The agents who are not disabled (or the one ``agent_id``), with their load."""
+        if agent_id is not None:
+            async with self.database.lookup() as conn:
+                found = list(await conn.execute(self._one_agent_query(), {"agent_id": agent_id}))
+            return [_desk_agent(row, row.active, row.offered) for row in found]
+        desks = tuple(self.desks) or ("-",)
+        async with self.database.read() as conn:
+            rows = list(
+                await conn.execute(
+                    sa.select(AGENTS)
+                    .where(AGENTS.c.disabled.is_(False))
+                    .order_by(AGENTS.c.display_name)
+                )
             )
-            for row in rows
-        ]
+            active = dict(
+                (
+                    await conn.execute(
+                        sa.select(CONVERSATIONS.c.agent_id, sa.func.count())
+                        .where(
+                            CONVERSATIONS.c.status == "assigned",
+                            CONVERSATIONS.c.provider.in_(desks),
+                        )
+                        .group_by(CONVERSATIONS.c.agent_id)
+                    )
+                )
+                .tuples()
+                .all()
+            )
+            offered = dict(
+                (
+                    await conn.execute(
+                        sa.select(DESK.c.offered_to, sa.func.count())
+                        .where(DESK.c.offered_to.is_not(None))
+                        .group_by(DESK.c.offered_to)
+                    )
+                )
+                .tuples()
+                .all()
+            )
+        return [_desk_agent(row, active.get(row.id, 0), offered.get(row.id, 0)) for row in rows]
 
     async def agents(self) -> list[DeskAgent]:
         return await self._load()
