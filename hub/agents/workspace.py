@@ -12,7 +12,7 @@ from hub.agents.live import LiveChannel
 from hub.conversation import agent_side
 from hub.db import Database
 from hub.journal import Journal, Scope
-from hub.lifecycle.claims import claim
+from hub.lifecycle.claims import anything_due, claim
 from hub.models import AgentAccount, Conversation, DeskEntry, table
 from providers import Agent
 from providers.workspace import Desk, DeskAgent, Waiting, Workspace
@@ -246,14 +246,22 @@ class HubWorkspace(Workspace):
     async def expire_offers(
         self, instance: str, *, older_than: float, pass_for: float
     ) -> list[tuple[str, str]]:
-        async def work(scope: Scope) -> list[tuple[str, str]]:
-            cutoff = scope.now - timedelta(seconds=older_than)
-            ids = await claim(
-                scope,
+        def expired_before(cutoff: datetime) -> sa.Select[Any]:
+            return (
                 sa.select(DESK.c.conversation_id)
                 .where(DESK.c.instance == instance, DESK.c.offered_at < cutoff)
-                .order_by(DESK.c.conversation_id),
+                .order_by(DESK.c.conversation_id)
             )
+
+        now = self.journal.clock.now()
+        if not await anything_due(
+            self.database, expired_before(now - timedelta(seconds=older_than))
+        ):
+            return []
+
+        async def work(scope: Scope) -> list[tuple[str, str]]:
+            cutoff = scope.now - timedelta(seconds=older_than)
+            ids = await claim(scope, expired_before(cutoff))
             if not ids:
                 return []
             rows = await scope.conn.execute(

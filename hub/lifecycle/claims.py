@@ -6,6 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from hub.db import Database
 from hub.journal import Scope
 from hub.models import Conversation, table
 
@@ -26,3 +27,11 @@ async def claim(scope: Scope, query: sa.Select[Any], *, limit: int = BATCH) -> l
 
 def due_conversations(*conditions: Any) -> sa.Select[Any]:
     return sa.select(CONVERSATIONS.c.id).where(*conditions).order_by(CONVERSATIONS.c.id)
+
+
+async def anything_due(database: Database, query: sa.Select[Any]) -> bool:
+    """Whether ``query`` finds a row now: a read on the request path's connection, no
+    transaction. A sweep asks first, so a tick with nothing due writes nothing (an idle
+    hub otherwise opened several write transactions a second, in every process)."""
+    async with database.lookup() as conn:
+        return (await conn.scalar(query.limit(1))) is not None

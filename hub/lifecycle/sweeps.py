@@ -16,7 +16,7 @@ from hub.conversation import agent_side
 from hub.conversation.delivery import stage_close
 from hub.conversation.ending import end
 from hub.journal import Scope
-from hub.lifecycle.claims import claim, due_conversations
+from hub.lifecycle.claims import anything_due, claim, due_conversations
 from hub.lifecycle.waiting import WaitClocks
 from hub.models import (
     AgentAccount,
@@ -123,10 +123,20 @@ class Lifecycle:
             log.debug("lifecycle tick: %s", done)
         return done
 
+    def _now(self) -> datetime:
+        return self.journal.clock.now()
+
+    async def _due(self, query: sa.Select[Any]) -> bool:
+        return await anything_due(self.database, query)
+
     # -- typing ------------------------------------------------------------------------------
 
     async def expire_agent_typing(self) -> int:
         """An agent's typing that was not refreshed ends: the chatbot hides the indicator."""
+        if not await self._due(
+            due_conversations(CONVERSATIONS.c.agent_typing_until <= self._now())
+        ):
+            return 0
 
         async def work(scope: Scope) -> int:
             ids = await claim(
@@ -143,6 +153,9 @@ class Lifecycle:
 
     async def expire_user_typing(self) -> int:
         """The user's typing that was not refreshed ends: the provider is told."""
+        now = self._now()
+        if not await self._due(due_conversations(CONVERSATIONS.c.user_typing_until <= now)):
+            return 0
 
         async def work(scope: Scope) -> list[str]:
             ids = await claim(
@@ -171,6 +184,13 @@ class Lifecycle:
         warn_after = self.settings.idle_warning_seconds
         close_after = self.settings.idle_close_seconds
         if warn_after <= 0:
+            return 0
+        quiet_since = self._now() - timedelta(seconds=warn_after)
+        if not await self._due(
+            due_conversations(
+                CONVERSATIONS.c.status == "assigned", CONVERSATIONS.c.active_at <= quiet_since
+            )
+        ):
             return 0
         dispatcher = self.dispatcher
 
@@ -236,6 +256,13 @@ class Lifecycle:
         """A conversation still queued when its step's wait limit passes, or that nobody
         could take for ``no_agents_seconds``, moves to the next step (the old provider
         withdraws it; the user is told); routing interrupted by a crash resumes."""
+        if not await self._due(
+            due_conversations(
+                CONVERSATIONS.c.deadline_at <= self._now(),
+                CONVERSATIONS.c.deadline_kind.in_(ROUTING_DEADLINES),
+            )
+        ):
+            return 0
         dispatcher = self.dispatcher
 
         async def work(scope: Scope) -> list[tuple[str, int, tuple[str, ...], bool]]:
@@ -303,6 +330,14 @@ class Lifecycle:
         their chats go back to the queue (nobody would answer them there)."""
         timeout = self.settings.presence_timeout_seconds
         if timeout <= 0:
+            return 0
+        silent = self._now() - timedelta(seconds=timeout)
+        if not await self._due(
+            sa.select(AGENTS.c.id).where(
+                AGENTS.c.presence != "offline",
+                sa.or_(AGENTS.c.last_seen_at.is_(None), AGENTS.c.last_seen_at < silent),
+            )
+        ):
             return 0
 
         async def work(scope: Scope) -> list[str]:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from hub.journal import Journal, Scope
-from hub.lifecycle.claims import claim, due_conversations
+from hub.lifecycle.claims import anything_due, claim, due_conversations
 from hub.models import Conversation, table
 from hub.settings import ChainStep
 from providers import AvailabilityRequest
@@ -99,15 +99,15 @@ class WaitClocks:
     async def limit_requeued(self) -> int:
         """A queued conversation without a deadline (put back in the queue) gets its
         step's wait limit again, from now, and a new no-agents clock."""
+        c = CONVERSATIONS.c
+        requeued = due_conversations(
+            c.status == "queued", c.provider.is_not(None), c.deadline_at.is_(None)
+        )
+        if not await anything_due(self.database, requeued):
+            return 0
 
         async def work(scope: Scope) -> int:
-            c = CONVERSATIONS.c
-            ids = await claim(
-                scope,
-                due_conversations(
-                    c.status == "queued", c.provider.is_not(None), c.deadline_at.is_(None)
-                ),
-            )
+            ids = await claim(scope, requeued)
             limited = 0
             for conversation in await scope.conversations(ids):
                 if (

@@ -15,6 +15,7 @@ from hub import keys
 from hub.agents.presence import presence_changed, set_presence
 from hub.clock import ManualClock
 from providers import Agent
+from tests.hub.test_metrics import scrape, value
 from tests.support.chatbot import start_hub
 
 MONDAY_10_UTC = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -497,3 +498,22 @@ async def test_the_real_scheduler_runs_the_sweeps(hub_factory):
         cid, lambda e: e["action"] == "hideChatbotActivity", timeout=10
     )
     assert [e["action"] for e in events][-2:] == ["displayChatbotActivity", "hideChatbotActivity"]
+
+
+async def test_a_tick_with_nothing_due_writes_nothing(hub_factory, clock):
+    """An idle hub's clocks read, and open no write transaction: with several processes on
+    one PostgreSQL, each would otherwise commit a few empty transactions every second."""
+    hub = await hub_factory(clock=clock, **WAIT_THEN_TICKET, **lifecycle())
+    cid = (await hub.chatbot.escalate(expect=201))["conversationId"]
+    await hub.provider().context.agent_joined(cid, Agent("a1", "Ana"))
+    await hub.settled()
+    await tick(hub)
+    before = value(await scrape(hub), "offload_hub_journal_commits_total")
+    assert not any((await tick(hub)).values())
+    assert value(await scrape(hub), "offload_hub_journal_commits_total") == before
+
+    # Something due is acted on as before: the agent's typing ends on its own.
+    await hub.provider().context.agent_typing(cid, True, agent=Agent("a1", "Ana"))
+    clock.advance(300)
+    assert (await tick(hub))["agent_typing"] == 1
+    assert value(await scrape(hub), "offload_hub_journal_commits_total") > before
