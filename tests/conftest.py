@@ -21,6 +21,7 @@ from sqlmodel import SQLModel
 
 from hub.migrate import upgrade
 from hub.settings import Settings
+from tests.providers.webhook_platform import FakePlatform
 from tests.support.chatbot import Chatbot, Hub, start_hub
 from tests.support.plugins import write_distribution
 
@@ -150,6 +151,14 @@ ONE_LIVE_PROVIDER = {
 async def hub(hub_factory: HubFactory) -> Hub:
     """A hub with one scripted provider instance ("live") in one queue ("support")."""
     return await hub_factory(**ONE_LIVE_PROVIDER)
+
+
+@pytest.fixture
+async def platform() -> AsyncIterator[FakePlatform]:
+    """A real local HTTP server playing an agent platform behind the webhook bridge."""
+    platform = await FakePlatform().start()
+    yield platform
+    await platform.stop()
 
 
 @pytest.fixture

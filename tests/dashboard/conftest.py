@@ -9,7 +9,7 @@ from playwright.async_api import Browser
 
 from tests.conftest import HubFactory
 from tests.dashboard.browser import chromium
-from tests.dashboard.support import DESK, AgentSession, agent_session
+from tests.dashboard.support import DESK, AgentSession, add_agent, agent_session
 from tests.hub.test_callbacks import Receiver
 from tests.providers.smtp_server import MailServer, mail_server
 from tests.support.chatbot import Hub
@@ -20,6 +20,16 @@ OpenSession = Callable[..., Awaitable[AgentSession]]
 @pytest.fixture
 async def desk_hub(hub_factory: HubFactory) -> Hub:
     return await hub_factory(**DESK)
+
+
+@pytest.fixture
+async def ana(desk_hub: Hub) -> AsyncIterator[AgentSession]:
+    """Ana, an agent of the desk hub, signed in (over HTTP, no browser)."""
+    await add_agent(desk_hub, "Ana")
+    session = await agent_session(desk_hub.client)
+    await session.sign_in("ana@example.com")
+    yield session
+    await session.close()
 
 
 @pytest.fixture

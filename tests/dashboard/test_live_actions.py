@@ -5,26 +5,15 @@ nothing. On SQLite and PostgreSQL, with a real hub and the desk."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-import pytest
 
 from tests.dashboard.support import AgentSession, add_agent, agent_session
 from tests.hub.test_bad_input import database_state
 from tests.support.chatbot import Hub
 
 TIME_LIMIT = 30
-
-
-@pytest.fixture
-async def ana(desk_hub: Hub) -> AsyncIterator[AgentSession]:
-    await add_agent(desk_hub, "Ana")
-    session = await agent_session(desk_hub.client)
-    await session.sign_in("ana@example.com")
-    yield session
-    await session.close()
 
 
 async def accepted_chat(hub: Hub, ana: AgentSession, session_id: str = "s-1") -> str:

@@ -5,7 +5,6 @@ closes the session's live socket at once."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -18,15 +17,6 @@ from tests.support.chatbot import Hub
 
 TIME_LIMIT = 30
 JSON = {"Accept": "application/json"}
-
-
-@pytest.fixture
-async def ana(desk_hub: Hub) -> AsyncIterator[AgentSession]:
-    await add_agent(desk_hub, "Ana")
-    session = await agent_session(desk_hub.client)
-    await session.sign_in("ana@example.com")
-    yield session
-    await session.close()
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import json
 import secrets
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +35,6 @@ type = "desk"
 name = "desk"
 chain = ["desk"]
 """
-
-
-@pytest.fixture
-async def platform() -> AsyncIterator[FakePlatform]:
-    platform = await FakePlatform().start()
-    yield platform
-    await platform.stop()
 
 
 def add_agent(config: Path, email: str) -> str:

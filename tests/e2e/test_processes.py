@@ -35,13 +35,6 @@ REDIS = "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture
-async def platform() -> AsyncIterator[FakePlatform]:
-    platform = await FakePlatform().start()
-    yield platform
-    await platform.stop()
-
-
-@pytest.fixture
 async def fresh_postgres(postgres_url: str) -> str:
     await _truncate(postgres_url)
     return postgres_url

@@ -5,7 +5,6 @@ SQLite and PostgreSQL: each refusal changes nothing)."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -15,7 +14,6 @@ from providers.email.replies import ReplyError, parse_reply
 from providers.input_rules import MAX_DEPTH, InputError, PageUrl, Text, loads, page_url
 from providers.webhook import incoming
 from tests.hub.test_bad_input import database_state, expect_error
-from tests.providers.webhook_platform import FakePlatform
 
 
 @pytest.mark.parametrize(
@@ -77,13 +75,6 @@ def test_the_pydantic_types():
 
 
 # -- the webhook bridge ---------------------------------------------------------------------
-
-
-@pytest.fixture
-async def platform() -> AsyncIterator[FakePlatform]:
-    platform = await FakePlatform().start()
-    yield platform
-    await platform.stop()
 
 
 @pytest.fixture

@@ -60,13 +60,6 @@ USER = {"name": "Jo", "lastName": "Doe", "email": "jo@example.com", "language": 
 EVENTS = "/providers/partner/events"
 
 
-@pytest.fixture
-async def platform() -> AsyncIterator[FakePlatform]:
-    platform = await FakePlatform().start()
-    yield platform
-    await platform.stop()
-
-
 def webhook_hub(platform: FakePlatform, *, then: str | None = None, **config: Any) -> dict:
     """Hub settings: a "partner" webhook instance in queue "support" (then ``then``)."""
     providers: dict[str, Any] = {"partner": {"type": "webhook", **platform.config(**config)}}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -19,18 +18,11 @@ import pytest
 from providers import signing
 from tests.hub.test_bad_input import database_state, expect_error
 from tests.providers.test_webhook import event, webhook_hub
-from tests.providers.webhook_platform import SECRET, FakePlatform
+from tests.providers.webhook_platform import SECRET
 
 BATCH = "/providers/partner/events/batch"
 STREAM = "/providers/partner/events/stream"
 ANA = {"id": "a1", "name": "Ana"}
-
-
-@pytest.fixture
-async def platform() -> AsyncIterator[FakePlatform]:
-    platform = await FakePlatform().start()
-    yield platform
-    await platform.stop()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 from yarl import URL
@@ -21,13 +20,6 @@ from tests.providers.webhook_platform import FakePlatform
 
 TIME_LIMIT = 30
 ANA = {"id": "p-ana", "name": "Ana"}
-
-
-@pytest.fixture
-async def platform() -> AsyncIterator[FakePlatform]:
-    platform = await FakePlatform().start()
-    yield platform
-    await platform.stop()
 
 
 def settings(platform: FakePlatform, **extra) -> dict:
