@@ -207,6 +207,22 @@ class RelayResult:
         }
 
 
+async def _warm_up(
+    target: Target,
+    session: aiohttp.ClientSession,
+    tally: Tally,
+    count: int,
+    callers: int,
+    timeout: float,
+) -> None:
+    """``count`` messages through the whole path (streams open, caches filled), then wait
+    for the server's CPU to settle before the measured run."""
+    tally.expected = count
+    await _send_all(target, _plan(target.conversations, count), callers, tally, session)
+    await _arrived(tally, timeout)
+    await settle_cpu(target.server)
+
+
 async def saturate(
     target: Target, *, messages: int, callers: int, warmup: int = 500, timeout: float = 60.0
 ) -> RelayResult:
@@ -217,11 +233,7 @@ async def saturate(
         aiohttp.ClientSession(connector=connector) as session,
         Streams(target, session, tally),
     ):
-        warm = _plan(target.conversations, warmup)
-        tally.expected = warmup
-        await _send_all(target, warm, callers, tally, session)
-        await _arrived(tally, timeout)
-        await settle_cpu(target.server)
+        await _warm_up(target, session, tally, warmup, callers, timeout)
         tally.reset(messages)
         cpu0, t0 = target.server.cpu_seconds(), time.perf_counter()
         await asyncio.wait_for(
@@ -245,10 +257,7 @@ async def offered(
         aiohttp.ClientSession(connector=connector) as session,
         Streams(target, session, tally),
     ):
-        tally.expected = warmup
-        await _send_all(target, _plan(target.conversations, warmup), 8, tally, session)
-        await _arrived(tally, timeout)
-        await settle_cpu(target.server)
+        await _warm_up(target, session, tally, warmup, 8, timeout)
         total = int(rate * seconds)
         tally.reset(total)
         items = _plan(target.conversations, total)
