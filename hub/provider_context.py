@@ -19,15 +19,15 @@ from hub.security.sanitize import clean_html
 from hub.store.conversations import get_conversation
 from hub.store.media import get_media
 from hub.store.provider_storage import HubAdapterStore, add_link, linked
-from providers import (
-    AdapterStore,
-    Agent,
-    MediaInfo,
-    MessageStatus,
-    ProviderContext,
-    UnknownConversation,
+from providers import AdapterStore, Agent, MediaInfo, ProviderContext, UnknownConversation
+from providers.context import (
+    AgentFile,
+    AgentMessage,
+    ClosingReport,
+    StatusReport,
+    TransferRequest,
+    check_store_key,
 )
-from providers.context import MAX_KEY_CHARS, check_store_key
 
 MEDIA = table(Media)
 
@@ -122,39 +122,21 @@ class HubProviderContext(ProviderContext):
             agent_side.agent_left, conversation_id, reason=reason, event_id=event_id
         )
 
-    def agent_message(
-        self,
-        conversation_id: str,
-        html: str,
-        *,
-        agent: Agent | None = None,
-        event_id: str | None = None,
-        media_id: str | None = None,
-        record_if_ended: bool = False,
-    ) -> Awaitable[str]:
-        if media_id is not None:
-            return self._agent_message_with_media(
-                conversation_id, html, agent, event_id, media_id, record_if_ended
-            )
+    def _agent_message(self, message: AgentMessage) -> Awaitable[str]:
+        if message.media_id is not None:
+            return self._agent_message_with_media(message, message.media_id)
         return self._submit(
             agent_side.agent_message,
-            conversation_id,
-            html=clean_html(html),
-            agent=agent,
-            event_id=event_id,
+            message.conversation_id,
+            html=clean_html(message.html),
+            agent=message.agent,
+            event_id=message.event_id,
             media=None,
-            record_if_ended=record_if_ended,
+            record_if_ended=message.record_if_ended,
         )
 
-    async def _agent_message_with_media(
-        self,
-        conversation_id: str,
-        html: str,
-        agent: Agent | None,
-        event_id: str | None,
-        media_id: str,
-        record_if_ended: bool,
-    ) -> str:
+    async def _agent_message_with_media(self, message: AgentMessage, media_id: str) -> str:
+        conversation_id = message.conversation_id
         async with self.database.lookup() as conn:
             stored = await get_media(media_id, conn=conn)
         if stored is None or stored.conversation_id != conversation_id:
@@ -162,11 +144,11 @@ class HubProviderContext(ProviderContext):
         message_id: str = await self._submit(
             agent_side.agent_message,
             conversation_id,
-            html=clean_html(html),
-            agent=agent,
-            event_id=event_id,
+            html=clean_html(message.html),
+            agent=message.agent,
+            event_id=message.event_id,
             media=media_info(stored),
-            record_if_ended=record_if_ended,
+            record_if_ended=message.record_if_ended,
         )
         return message_id
 
@@ -185,22 +167,13 @@ class HubProviderContext(ProviderContext):
             agent_side.agent_profile, conversation_id, agent=agent, event_id=event_id
         )
 
-    def message_status(
-        self,
-        conversation_id: str,
-        message_id: str,
-        status: MessageStatus,
-        *,
-        event_id: str | None = None,
-    ) -> Awaitable[None]:
-        if status not in ("delivered", "read", "failed"):
-            raise ValueError(f"unknown message status {status!r}")
+    def _message_status(self, report: StatusReport) -> Awaitable[None]:
         return self._submit(
             agent_side.message_status,
-            conversation_id,
-            message_id=message_id,
-            status=status,
-            event_id=event_id,
+            report.conversation_id,
+            message_id=report.message_id,
+            status=report.status,
+            event_id=report.event_id,
         )
 
     def queue_update(
@@ -213,15 +186,12 @@ class HubProviderContext(ProviderContext):
             estimated_wait=estimated_wait,
         )
 
-    def conversation_closed(
-        self,
-        conversation_id: str,
-        reason: str = "closed-by-agent",
-        *,
-        event_id: str | None = None,
-    ) -> Awaitable[None]:
+    def _conversation_closed(self, report: ClosingReport) -> Awaitable[None]:
         return self._submit(
-            agent_side.conversation_closed, conversation_id, reason=reason, event_id=event_id
+            agent_side.conversation_closed,
+            report.conversation_id,
+            reason=report.reason,
+            event_id=report.event_id,
         )
 
     def ticket_created(
@@ -231,17 +201,8 @@ class HubProviderContext(ProviderContext):
             agent_side.ticket_created, conversation_id, ticket_id=ticket_id, event_id=event_id
         )
 
-    async def store_media(
-        self,
-        conversation_id: str,
-        name: str,
-        content_type: str,
-        content: bytes,
-        *,
-        event_id: str | None = None,
-    ) -> MediaInfo:
-        if event_id is not None and not 1 <= len(event_id) <= MAX_KEY_CHARS:
-            raise ValueError(f"event_id is 1 to {MAX_KEY_CHARS} characters")
+    async def _store_media(self, file: AgentFile) -> MediaInfo:
+        conversation_id, event_id = file.conversation_id, file.event_id
 
         async def known(scope: Scope) -> Any:
             return (
@@ -262,9 +223,9 @@ class HubProviderContext(ProviderContext):
                 scope,
                 conversation_id=conversation_id,
                 uploader="agent",
-                name=name,
-                content_type=content_type,
-                content=content,
+                name=file.name,
+                content_type=file.content_type,
+                content=file.content,
                 source_event_id=event_id,
             )
 
@@ -300,22 +261,14 @@ class HubProviderContext(ProviderContext):
             self._store = HubAdapterStore(self.database, self._journal, self.instance)
         return self._store
 
-    async def request_transfer(
-        self,
-        conversation_id: str,
-        *,
-        queue: str | None = None,
-        agent_id: str | None = None,
-        next_step: bool = False,
-        event_id: str | None = None,
-    ) -> None:
+    async def _request_transfer(self, transfer: TransferRequest) -> None:
         await self._service().move(
-            conversation_id,
+            transfer.conversation_id,
             instance=self.instance,
-            queue=queue,
-            agent_id=agent_id,
-            next_step=next_step,
-            event_id=event_id,
+            queue=transfer.queue,
+            agent_id=transfer.agent_id,
+            next_step=transfer.next_step,
+            event_id=transfer.event_id,
         )
 
     async def read_media(self, media_id: str) -> tuple[MediaInfo, bytes]:

@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any, Protocol, cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, CursorResult, Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import StaticPool
@@ -161,6 +162,13 @@ class WriteConnection(Protocol):
     ) -> sa.ScalarResult[Any]: ...
 
     def begin_nested(self) -> contextlib.AbstractAsyncContextManager[None]: ...
+
+
+def insert_on_conflict(conn: WriteConnection, table: sa.Table) -> Any:
+    """An INSERT into ``table`` that can say what to do with a row already there (the
+    dialect's own: ``.on_conflict_do_nothing(...)`` or ``.on_conflict_do_update(...)``)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 class Writer(Protocol):

@@ -11,6 +11,12 @@ for: the link between a platform's own chat id and the hub's conversation
 (``link`` / ``lookup``), a small key-value store (``store``), files (``store_media``,
 ``media_link``); and it takes a platform's request to move a conversation on
 (``request_transfer``).
+
+Implementations (the hub's, and the kit's ``RecordingContext``) write the short reports
+themselves. The five calls with more arguments are written once, here: each checks its
+arguments the same way for every implementation, then hands them on as one value
+(:class:`AgentMessage`, :class:`StatusReport`, :class:`ClosingReport`, :class:`AgentFile`,
+:class:`TransferRequest`) to a hook the implementation writes (``_agent_message`` ...).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import json
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
@@ -29,6 +36,7 @@ if TYPE_CHECKING:
     from providers.workspace import Workspace
 
 MessageStatus = Literal["delivered", "read", "failed"]
+MESSAGE_STATUSES: tuple[MessageStatus, ...] = ("delivered", "read", "failed")
 # The reasons a closing shows in the hub (``Closing.reason``, ``conversation_closed``):
 # any short label is taken; these are the ones the hub itself uses.
 CLOSE_REASONS = (
@@ -60,6 +68,63 @@ def check_store_value(value: Any) -> None:
         raise ValueError(f"a stored value must be JSON: {exc}") from None
     if size > MAX_VALUE_BYTES:
         raise ValueError(f"a stored value is limited to {MAX_VALUE_BYTES} bytes as JSON")
+
+
+# What the calls below hand their implementation. Plain slots classes, not frozen: one
+# is built for every agent message (the relay's hot path), and frozen ones cost 4x that.
+
+
+@dataclass(slots=True)
+class AgentMessage:
+    """``agent_message``'s arguments."""
+
+    conversation_id: str
+    html: str
+    agent: Agent | None
+    event_id: str | None
+    media_id: str | None
+    record_if_ended: bool
+
+
+@dataclass(slots=True)
+class StatusReport:
+    """``message_status``'s arguments (``status`` checked)."""
+
+    conversation_id: str
+    message_id: str
+    status: MessageStatus
+    event_id: str | None
+
+
+@dataclass(slots=True)
+class ClosingReport:
+    """``conversation_closed``'s arguments."""
+
+    conversation_id: str
+    reason: str
+    event_id: str | None
+
+
+@dataclass(slots=True)
+class AgentFile:
+    """``store_media``'s arguments (``event_id`` checked)."""
+
+    conversation_id: str
+    name: str
+    content_type: str
+    content: bytes
+    event_id: str | None
+
+
+@dataclass(slots=True)
+class TransferRequest:
+    """``request_transfer``'s arguments (exactly one of the three targets given)."""
+
+    conversation_id: str
+    queue: str | None
+    agent_id: str | None
+    next_step: bool
+    event_id: str | None
 
 
 class AdapterStore(ABC):
@@ -131,7 +196,6 @@ class ProviderContext(ABC):
     ) -> Awaitable[None]:
         """The agent left; the conversation waits in the queue again."""
 
-    @abstractmethod
     def agent_message(
         self,
         conversation_id: str,
@@ -148,6 +212,13 @@ class ProviderContext(ABC):
         it in the dashboard) but not shown to the chatbot, which is back with the bot. On
         one that ended otherwise it is ``ConversationEnded``, unless ``record_if_ended``:
         then it is recorded the same way (a late email reply, say)."""
+        return self._agent_message(
+            AgentMessage(conversation_id, html, agent, event_id, media_id, record_if_ended)
+        )
+
+    @abstractmethod
+    def _agent_message(self, message: AgentMessage) -> Awaitable[str]:
+        """The implementation of ``agent_message``."""
 
     @abstractmethod
     def agent_typing(
@@ -161,7 +232,6 @@ class ProviderContext(ABC):
     ) -> Awaitable[None]:
         """The agent's name or icon changed."""
 
-    @abstractmethod
     def message_status(
         self,
         conversation_id: str,
@@ -171,6 +241,13 @@ class ProviderContext(ABC):
         event_id: str | None = None,
     ) -> Awaitable[None]:
         """A user message (by its externalId) was delivered, read, or lost on the agent side."""
+        if status not in MESSAGE_STATUSES:
+            raise ValueError(f"unknown message status {status!r}")
+        return self._message_status(StatusReport(conversation_id, message_id, status, event_id))
+
+    @abstractmethod
+    def _message_status(self, report: StatusReport) -> Awaitable[None]:
+        """The implementation of ``message_status``."""
 
     @abstractmethod
     def queue_update(
@@ -181,7 +258,6 @@ class ProviderContext(ABC):
     ) -> Awaitable[None]:
         """The conversation's place in the provider's queue changed."""
 
-    @abstractmethod
     def conversation_closed(
         self,
         conversation_id: str,
@@ -190,6 +266,11 @@ class ProviderContext(ABC):
         event_id: str | None = None,
     ) -> Awaitable[None]:
         """The agent side ended the conversation; the chat goes back to the bot."""
+        return self._conversation_closed(ClosingReport(conversation_id, reason, event_id))
+
+    @abstractmethod
+    def _conversation_closed(self, report: ClosingReport) -> Awaitable[None]:
+        """The implementation of ``conversation_closed``."""
 
     @abstractmethod
     def ticket_created(
@@ -197,7 +278,6 @@ class ProviderContext(ABC):
     ) -> Awaitable[None]:
         """The conversation became an offline ticket; the chat goes back to the bot."""
 
-    @abstractmethod
     async def store_media(
         self,
         conversation_id: str,
@@ -211,6 +291,15 @@ class ProviderContext(ABC):
 
         With ``event_id`` (the platform's id for the event that carried the file), a
         replay stores nothing new and returns the first file."""
+        if event_id is not None:
+            check_store_key(event_id, what="event_id")
+        return await self._store_media(
+            AgentFile(conversation_id, name, content_type, content, event_id)
+        )
+
+    @abstractmethod
+    async def _store_media(self, file: AgentFile) -> MediaInfo:
+        """The implementation of ``store_media``."""
 
     @abstractmethod
     async def read_media(self, media_id: str) -> tuple[MediaInfo, bytes]:
@@ -238,7 +327,6 @@ class ProviderContext(ABC):
     def store(self) -> AdapterStore:
         """This instance's key-value store."""
 
-    @abstractmethod
     async def request_transfer(
         self,
         conversation_id: str,
@@ -259,3 +347,12 @@ class ProviderContext(ABC):
         agent joining, a ticket). This instance no longer holds the conversation after;
         it gets ``close(reason="transfer")``. An unknown queue or agent, or no next step,
         is a ``ValueError`` and changes nothing."""
+        if sum((queue is not None, agent_id is not None, bool(next_step))) != 1:
+            raise ValueError("give exactly one of queue, agent_id and next_step")
+        await self._request_transfer(
+            TransferRequest(conversation_id, queue, agent_id, bool(next_step), event_id)
+        )
+
+    @abstractmethod
+    async def _request_transfer(self, transfer: TransferRequest) -> None:
+        """The implementation of ``request_transfer``."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, Required, TypedDict, Unpack, runtime_checkable
 
 from providers.errors import ProviderError
 from providers.values import Agent
@@ -70,6 +70,39 @@ class Waiting:
     passed_by: frozenset[str] = field(default_factory=frozenset)
 
 
+# The keyword options of the calls below, typed once for the protocols and every
+# implementation (PEP 692): callers pass them by name, as ``enqueue(..., queue="support",
+# language="en", skills=())``.
+
+
+class Needs(TypedDict):
+    """What a waiting conversation asks of the agent who takes it (``Workspace.enqueue``)."""
+
+    queue: str
+    language: str | None
+    skills: tuple[str, ...]
+
+
+class Requeue(TypedDict, total=False):
+    """``Workspace.requeue``'s options: ``queue`` and ``skills`` replace the conversation's
+    (None keeps them); ``passed_by``, who sent it back, is not offered it again for
+    ``pass_for`` seconds (by default nobody is passed over)."""
+
+    queue: Required[str | None]
+    skills: Required[tuple[str, ...] | None]
+    passed_by: str | None
+    pass_for: float
+
+
+class TransferTarget(TypedDict, total=False):
+    """Where ``Desk.transfer_by`` sends a chat: to the agent ``to_agent``, or back to the
+    waiting list, in ``to_queue`` (None: its own queue) asking ``skills`` (None: its own)."""
+
+    to_agent: str | None
+    to_queue: str | None
+    skills: tuple[str, ...] | None
+
+
 class DeskError(ProviderError):
     """An agent's action the desk cannot do; ``code`` says why (shown to the agent)."""
 
@@ -99,13 +132,7 @@ class Desk(Protocol):
         ...
 
     async def transfer_by(
-        self,
-        agent_id: str,
-        conversation_id: str,
-        *,
-        to_agent: str | None = None,
-        to_queue: str | None = None,
-        skills: tuple[str, ...] | None = None,
+        self, agent_id: str, conversation_id: str, **target: Unpack[TransferTarget]
     ) -> None: ...
 
     async def close_by(self, agent_id: str, conversation_id: str, reason: str) -> None: ...
@@ -148,15 +175,7 @@ class Workspace(Protocol):
         """The instance's waiting conversations (still queued), oldest first."""
         ...
 
-    async def enqueue(
-        self,
-        instance: str,
-        conversation_id: str,
-        *,
-        queue: str,
-        language: str | None,
-        skills: tuple[str, ...],
-    ) -> None:
+    async def enqueue(self, instance: str, conversation_id: str, **needs: Unpack[Needs]) -> None:
         """Put a conversation in the waiting list (no-op if it is there already)."""
         ...
 
@@ -190,17 +209,9 @@ class Workspace(Protocol):
         ...
 
     async def requeue(
-        self,
-        instance: str,
-        conversation_id: str,
-        *,
-        queue: str | None,
-        skills: tuple[str, ...] | None,
-        passed_by: str | None = None,
-        pass_for: float = 0.0,
+        self, instance: str, conversation_id: str, **options: Unpack[Requeue]
     ) -> None:
-        """The agent leaves; the conversation waits again (at the front of the list).
-        ``passed_by`` (who sent it back) is not offered it again for ``pass_for`` seconds."""
+        """The agent leaves; the conversation waits again (at the front of the list)."""
         ...
 
     async def drop(self, conversation_id: str) -> None:

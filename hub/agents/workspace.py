@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Unpack
 
 import sqlalchemy as sa
 
@@ -15,7 +15,7 @@ from hub.journal import Journal, Scope
 from hub.lifecycle.claims import anything_due, claim
 from hub.models import AgentAccount, Conversation, DeskEntry, table
 from providers import Agent
-from providers.workspace import Desk, DeskAgent, Waiting, Workspace
+from providers.workspace import Desk, DeskAgent, Needs, Requeue, Waiting, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -189,16 +189,7 @@ class HubWorkspace(Workspace):
                 for row in rows
             ]
 
-    async def enqueue(
-        self,
-        instance: str,
-        conversation_id: str,
-        *,
-        queue: str,
-        language: str | None,
-        skills: tuple[str, ...],
-        queued_at: datetime | None = None,
-    ) -> None:
+    async def enqueue(self, instance: str, conversation_id: str, **needs: Unpack[Needs]) -> None:
         async def work(scope: Scope) -> None:
             exists = await scope.conn.scalar(
                 sa.select(sa.literal(1)).where(DESK.c.conversation_id == conversation_id)
@@ -208,10 +199,10 @@ class HubWorkspace(Workspace):
                     sa.insert(DESK).values(
                         conversation_id=conversation_id,
                         instance=instance,
-                        queue=queue,
-                        language=language,
-                        skills=list(skills),
-                        queued_at=queued_at or scope.now,
+                        queue=needs["queue"],
+                        language=needs["language"],
+                        skills=list(needs["skills"]),
+                        queued_at=scope.now,
                         offered_to=None,
                         offered_at=None,
                         passed={},
@@ -318,15 +309,11 @@ class HubWorkspace(Workspace):
         await self.journal.run(work, conversations=(conversation_id,), isolated=True)
 
     async def requeue(
-        self,
-        instance: str,
-        conversation_id: str,
-        *,
-        queue: str | None,
-        skills: tuple[str, ...] | None,
-        passed_by: str | None = None,
-        pass_for: float = 0.0,
+        self, instance: str, conversation_id: str, **options: Unpack[Requeue]
     ) -> None:
+        queue, skills = options["queue"], options["skills"]
+        passed_by, pass_for = options.get("passed_by"), options.get("pass_for", 0.0)
+
         async def work(scope: Scope) -> None:
             conversation = await agent_side.owned(scope, conversation_id, instance)
             agent_side.leave(scope, conversation)

@@ -12,10 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from hub.chatlayer.transcript import HistoryItem
 from hub.db import Database
@@ -27,7 +25,7 @@ from hub.models import (
     is_open,
     table,
 )
-from hub.writer import WriteConnection
+from hub.writer import WriteConnection, insert_on_conflict
 
 SESSIONS = table(ChatlayerSession)
 MESSAGES = table(ChatlayerMessage)
@@ -43,11 +41,6 @@ class Coordinates:
     version: str
     session_id: str
     channel: str | None = None
-
-
-def _insert(conn: WriteConnection, model: Any) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(model)
 
 
 class ChatlayerHistory:
@@ -76,7 +69,7 @@ class ChatlayerHistory:
                 "channel": coordinates.channel,
                 "updated_at": now,
             }
-            upsert = _insert(conn, SESSIONS).values(**session)
+            upsert = insert_on_conflict(conn, SESSIONS).values(**session)
             await conn.execute(
                 upsert.on_conflict_do_update(
                     index_elements=[SESSIONS.c.integration, SESSIONS.c.session_id],
@@ -105,7 +98,7 @@ class ChatlayerHistory:
             ]
             inserted = set(
                 await conn.scalars(
-                    _insert(conn, MESSAGES)
+                    insert_on_conflict(conn, MESSAGES)
                     .values(rows)
                     .on_conflict_do_nothing(
                         index_elements=[

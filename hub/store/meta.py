@@ -5,10 +5,10 @@ from __future__ import annotations
 import secrets
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from hub.journal import Journal, Scope
 from hub.models import HubMeta, table
+from hub.writer import insert_on_conflict
 
 META = table(HubMeta)
 _KEY = sa.select(META.c.value).where(META.c.key == "token_key")
@@ -22,9 +22,8 @@ async def token_key(journal: Journal) -> bytes:
         conn = scope.conn
         value: str | None = await conn.scalar(_KEY)
         if value is None:
-            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
             await conn.execute(
-                dialect.insert(META)
+                insert_on_conflict(conn, META)
                 .values(key="token_key", value=secrets.token_hex(32))
                 .on_conflict_do_nothing(index_elements=[META.c.key])
             )

@@ -7,12 +7,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from hub.db import Database
 from hub.journal import Journal, Scope
 from hub.models import ProviderLink, ProviderValue, table
-from hub.writer import WriteConnection
+from hub.writer import WriteConnection, insert_on_conflict
 from providers import AdapterStore
 from providers.context import check_store_key, check_store_value
 
@@ -30,19 +29,13 @@ async def linked(database: Database, instance: str, platform_id: str) -> str | N
     return conversation_id
 
 
-def _insert(conn: WriteConnection, rows: sa.Table) -> Any:
-    """An INSERT that can say what to do with a row already there (each dialect's own)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(rows)
-
-
 async def add_link(
     instance: str, platform_id: str, conversation_id: str, *, conn: WriteConnection, now: datetime
 ) -> str:
     """Link a platform's chat id to a conversation, unless it is linked already; returns
     the conversation it is linked to."""
     await conn.execute(
-        _insert(conn, LINKS)
+        insert_on_conflict(conn, LINKS)
         .values(
             instance=instance,
             platform_id=platform_id,
@@ -97,7 +90,9 @@ class HubAdapterStore(AdapterStore):
         values = {"value": value, "expires_at": self._expiry(now, ttl), "updated_at": now}
 
         async def work(scope: Scope) -> None:
-            upsert = _insert(scope.conn, VALUES).values(instance=self.instance, key=key, **values)
+            upsert = insert_on_conflict(scope.conn, VALUES).values(
+                instance=self.instance, key=key, **values
+            )
             await scope.conn.execute(
                 upsert.on_conflict_do_update(
                     index_elements=[VALUES.c.instance, VALUES.c.key], set_=values
@@ -124,7 +119,7 @@ class HubAdapterStore(AdapterStore):
                 sa.delete(VALUES).where(self._where(key), VALUES.c.expires_at <= now)
             )
             added = await scope.conn.scalar(
-                _insert(scope.conn, VALUES)
+                insert_on_conflict(scope.conn, VALUES)
                 .values(**row)
                 .on_conflict_do_nothing(index_elements=[VALUES.c.instance, VALUES.c.key])
                 .returning(VALUES.c.key)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 
 from pydantic import Field
 
@@ -44,7 +44,7 @@ from providers import (
     ProviderContext,
     ProviderError,
 )
-from providers.workspace import DeskAgent, DeskError, Waiting, Workspace
+from providers.workspace import DeskAgent, DeskError, TransferTarget, Waiting, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -371,27 +371,22 @@ class DeskProvider(Provider):
         await self.context.message_status(conversation_id, message_id, "read")
 
     async def transfer_by(
-        self,
-        agent_id: str,
-        conversation_id: str,
-        *,
-        to_agent: str | None = None,
-        to_queue: str | None = None,
-        skills: tuple[str, ...] | None = None,
+        self, agent_id: str, conversation_id: str, **target: Unpack[TransferTarget]
     ) -> None:
         await self._holding(agent_id, conversation_id)
+        to_agent = target.get("to_agent")
         if to_agent is not None:
             if to_agent == agent_id:
                 raise DeskError("same_agent", "the conversation is already yours")
-            target = await self._available(to_agent)
-            await self.workspace.hand_over(self.instance, conversation_id, target.agent)
+            taker = await self._available(to_agent)
+            await self.workspace.hand_over(self.instance, conversation_id, taker.agent)
             self.workspace.notify(to_agent, {"type": "assigned", "conversationId": conversation_id})
         else:
             await self.workspace.requeue(
                 self.instance,
                 conversation_id,
-                queue=to_queue,
-                skills=skills,
+                queue=target.get("to_queue"),
+                skills=target.get("skills"),
                 passed_by=agent_id,
                 pass_for=self.config.reoffer_after_seconds,
             )

@@ -12,8 +12,12 @@ import aiohttp
 
 from providers.context import (
     AdapterStore,
-    MessageStatus,
+    AgentFile,
+    AgentMessage,
+    ClosingReport,
     ProviderContext,
+    StatusReport,
+    TransferRequest,
     check_store_key,
     check_store_value,
 )
@@ -193,24 +197,21 @@ class RecordingContext(ProviderContext):
         self._check(conversation_id)
         self._record("agent_left", conversation_id, event_id, reason=reason)
 
-    async def agent_message(
-        self,
-        conversation_id: str,
-        html: str,
-        *,
-        agent: Agent | None = None,
-        event_id: str | None = None,
-        media_id: str | None = None,
-        record_if_ended: bool = False,
-    ) -> str:
-        ticket = conversation_id in self.tickets or record_if_ended
+    async def _agent_message(self, message: AgentMessage) -> str:
+        conversation_id, event_id = message.conversation_id, message.event_id
+        ticket = conversation_id in self.tickets or message.record_if_ended
         self._check(conversation_id, ended_ok=ticket)
         if event_id is not None and event_id in self._message_ids:
             return self._message_ids[event_id]
         self._messages += 1
         message_id = f"m_recorded{self._messages}"
         self._record(
-            "agent_message", conversation_id, event_id, html=html, agent=agent, media_id=media_id
+            "agent_message",
+            conversation_id,
+            event_id,
+            html=message.html,
+            agent=message.agent,
+            media_id=message.media_id,
         )
         if event_id is not None:
             self._message_ids[event_id] = message_id
@@ -228,17 +229,14 @@ class RecordingContext(ProviderContext):
         self._check(conversation_id)
         self._record("agent_profile", conversation_id, event_id, agent=agent)
 
-    async def message_status(
-        self,
-        conversation_id: str,
-        message_id: str,
-        status: MessageStatus,
-        *,
-        event_id: str | None = None,
-    ) -> None:
-        self._check(conversation_id, ended_ok=True)
+    async def _message_status(self, report: StatusReport) -> None:
+        self._check(report.conversation_id, ended_ok=True)
         self._record(
-            "message_status", conversation_id, event_id, message_id=message_id, status=status
+            "message_status",
+            report.conversation_id,
+            report.event_id,
+            message_id=report.message_id,
+            status=report.status,
         )
 
     async def queue_update(
@@ -249,17 +247,14 @@ class RecordingContext(ProviderContext):
             "queue_update", conversation_id, position=position, estimated_wait=estimated_wait
         )
 
-    async def conversation_closed(
-        self,
-        conversation_id: str,
-        reason: str = "closed-by-agent",
-        *,
-        event_id: str | None = None,
-    ) -> None:
+    async def _conversation_closed(self, report: ClosingReport) -> None:
+        conversation_id = report.conversation_id
         self._check(conversation_id, ended_ok=True)
         if conversation_id in self.ended:
             return  # over already: nothing changes (as in the hub)
-        if self._record("conversation_closed", conversation_id, event_id, reason=reason):
+        if self._record(
+            "conversation_closed", conversation_id, report.event_id, reason=report.reason
+        ):
             self.ended.add(conversation_id)
 
     async def ticket_created(
@@ -272,24 +267,18 @@ class RecordingContext(ProviderContext):
             self.ended.add(conversation_id)
             self.tickets.add(conversation_id)
 
-    async def store_media(
-        self,
-        conversation_id: str,
-        name: str,
-        content_type: str,
-        content: bytes,
-        *,
-        event_id: str | None = None,
-    ) -> MediaInfo:
+    async def _store_media(self, file: AgentFile) -> MediaInfo:
+        conversation_id, event_id = file.conversation_id, file.event_id
         if event_id is not None and (conversation_id, event_id) in self._media_events:
             return self.media[self._media_events[conversation_id, event_id]][0]
         self._check(conversation_id)
         media_id = f"f_recorded{len(self.media) + 1}"
         if event_id is not None:
             self._media_events[conversation_id, event_id] = media_id
-        info = MediaInfo(media_id, name, content_type, len(content), f"/v1/media/{media_id}")
-        self.media[media_id] = (info, content)
-        self._record("store_media", conversation_id, None, media_id=media_id, name=name)
+        size = len(file.content)
+        info = MediaInfo(media_id, file.name, file.content_type, size, f"/v1/media/{media_id}")
+        self.media[media_id] = (info, file.content)
+        self._record("store_media", conversation_id, None, media_id=media_id, name=file.name)
         return info
 
     async def read_media(self, media_id: str) -> tuple[MediaInfo, bytes]:
@@ -315,17 +304,8 @@ class RecordingContext(ProviderContext):
     def store(self) -> AdapterStore:
         return self._store
 
-    async def request_transfer(
-        self,
-        conversation_id: str,
-        *,
-        queue: str | None = None,
-        agent_id: str | None = None,
-        next_step: bool = False,
-        event_id: str | None = None,
-    ) -> None:
-        if sum((queue is not None, agent_id is not None, bool(next_step))) != 1:
-            raise ValueError("give exactly one of queue, agent_id and next_step")
+    async def _request_transfer(self, transfer: TransferRequest) -> None:
+        conversation_id, event_id = transfer.conversation_id, transfer.event_id
         if event_id is not None and event_id in self._event_ids:
             return
         self._check(conversation_id)
@@ -333,9 +313,9 @@ class RecordingContext(ProviderContext):
             "request_transfer",
             conversation_id,
             event_id,
-            queue=queue,
-            agent_id=agent_id,
-            next_step=next_step,
+            queue=transfer.queue,
+            agent_id=transfer.agent_id,
+            next_step=transfer.next_step,
         )
         # As in the hub: the instance no longer holds the conversation.
         self.transfers.add(conversation_id)

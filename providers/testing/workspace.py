@@ -7,11 +7,11 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 from providers.errors import ConversationEnded, UnknownConversation
 from providers.values import Agent
-from providers.workspace import Desk, DeskAgent, Presence, Waiting, Workspace
+from providers.workspace import Desk, DeskAgent, Needs, Presence, Requeue, Waiting, Workspace
 
 if TYPE_CHECKING:
     from providers.testing.context import RecordingContext
@@ -156,17 +156,10 @@ class MemoryWorkspace(Workspace):
         ]
         return sorted(entries, key=lambda entry: (entry.queued_at, entry.conversation_id))
 
-    async def enqueue(
-        self,
-        instance: str,
-        conversation_id: str,
-        *,
-        queue: str,
-        language: str | None,
-        skills: tuple[str, ...],
-    ) -> None:
+    async def enqueue(self, instance: str, conversation_id: str, **needs: Unpack[Needs]) -> None:
         if conversation_id in self._waiting:
             return
+        queue, language, skills = needs["queue"], needs["language"], needs["skills"]
         now = self.clock()
         conversation = self._conversations.get(conversation_id)
         if conversation is None:
@@ -240,15 +233,10 @@ class MemoryWorkspace(Workspace):
             await self._join(conversation_id, conversation, agent)
 
     async def requeue(
-        self,
-        instance: str,
-        conversation_id: str,
-        *,
-        queue: str | None,
-        skills: tuple[str, ...] | None,
-        passed_by: str | None = None,
-        pass_for: float = 0.0,
+        self, instance: str, conversation_id: str, **options: Unpack[Requeue]
     ) -> None:
+        queue, skills = options["queue"], options["skills"]
+        passed_by, pass_for = options.get("passed_by"), options.get("pass_for", 0.0)
         async with self._lock:
             conversation = self._owned(instance, conversation_id)
             self._passes.pop(conversation_id, None)

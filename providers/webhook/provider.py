@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -26,26 +26,24 @@ from providers.errors import (
     ProviderRefused,
     ProviderUnavailable,
 )
-from providers.values import (
-    Availability,
-    AvailabilityReason,
-    AvailabilityRequest,
-    Closing,
-    ConversationRef,
-    Handoff,
-    Health,
-    MediaInfo,
-    Opened,
-    OpenResult,
-    OutboundMessage,
-    TicketCreated,
-)
+from providers.values import Availability, ConversationRef, Health, Opened, TicketCreated
 from providers.webhook import outgoing
 from providers.webhook.answers import OpenAnswer, StatusAnswer
 from providers.webhook.client import Answer, PlatformClient
 from providers.webhook.config import WebhookConfig
 from providers.webhook.endpoint import Endpoint
 from providers.webhook.media_links import signed_link
+
+if TYPE_CHECKING:
+    from providers.values import (
+        AvailabilityReason,
+        AvailabilityRequest,
+        Closing,
+        Handoff,
+        MediaInfo,
+        OpenResult,
+        OutboundMessage,
+    )
 
 # A platform that answers conversation.opened with one of these error codes is closed
 # or has nobody now: the user hears so if no later step of the chain takes the chat.

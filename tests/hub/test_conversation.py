@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from providers import Agent, ConversationEnded
+from providers.testing import RecordingContext
 
 TRANSCRIPT = [
     {
@@ -366,3 +369,32 @@ async def test_a_reply_to_a_ticket_is_recorded_not_shown(hub_factory):
     assert [(m["externalId"], m["message"], m["agentName"]) for m in snapshot["messages"]] == [
         (message_id, "We found your order.", "Support")
     ]
+
+
+async def test_the_hub_and_the_kit_refuse_the_same_bad_reports(hub):
+    """The SDK checks these arguments once, for every context: the hub's and the kit's
+    RecordingContext refuse the same calls with the same words, and nothing is recorded."""
+    chatbot, context = hub.chatbot, hub.provider().context
+    cid = (await chatbot.escalate())["conversationId"]
+    before = await chatbot.actions(cid)
+    kit = RecordingContext()
+    kit.own(cid)
+    bad_calls = [
+        (lambda c: c.message_status(cid, "m_1", "seen"), "unknown message status 'seen'"),
+        (
+            lambda c: c.store_media(cid, "a.txt", "text/plain", b"a", event_id="e" * 201),
+            "event_id is a string of 1 to 200 characters",
+        ),
+        (lambda c: c.request_transfer(cid), "give exactly one of queue, agent_id and next_step"),
+        (
+            lambda c: c.request_transfer(cid, queue="support", next_step=True),
+            "give exactly one of queue, agent_id and next_step",
+        ),
+    ]
+    for call, says in bad_calls:
+        for each in (context, kit):
+            with pytest.raises(ValueError) as refused:
+                await call(each)
+            assert str(refused.value) == says
+    assert kit.calls == []
+    assert await chatbot.actions(cid) == before
