@@ -173,7 +173,8 @@ class Message(SQLModel, table=True):
     )
 
     id: str = Field(primary_key=True, sa_type=sa.String(40))
-    conversation_id: str = Field(foreign_key="conversations.id", index=True, sa_type=sa.String(40))
+    # Not indexed alone: uq_messages_client_id starts with it, and serves its lookups.
+    conversation_id: str = Field(foreign_key="conversations.id", sa_type=sa.String(40))
     author: str = Field(sa_type=sa.String(10))
     client_id: str | None = Field(default=None, sa_type=sa.String(100))
     source_event_id: str | None = Field(default=None, sa_type=sa.String(200))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import uuid
 
 from alembic.autogenerate import compare_metadata
@@ -61,3 +62,27 @@ async def test_migrations_run_up_down_and_up_on_postgresql():
         assert await _differences(url) == []
     finally:
         await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def test_a_conversations_messages_are_found_by_index_on_sqlite(tmp_path):
+    """messages has no index on conversation_id alone (0011 dropped it: one b-tree less
+    written per message); the unique (conversation_id, client_id) index serves instead."""
+    path = tmp_path / "plans.db"
+    await upgrade_async(f"sqlite+aiosqlite:///{path}")
+    with sqlite3.connect(path) as db:
+        indexes = {
+            name
+            for (name,) in db.execute(
+                "SELECT name FROM sqlite_master WHERE tbl_name = 'messages' AND type = 'index'"
+            )
+        }
+        assert "ix_messages_conversation_id" not in indexes
+        plan = " ".join(
+            row[-1]
+            for row in db.execute(
+                "EXPLAIN QUERY PLAN SELECT id, body FROM messages"
+                " WHERE conversation_id = ? AND author = 'user' ORDER BY seq",
+                ("c_1",),
+            )
+        )
+    assert "USING INDEX sqlite_autoindex_messages" in plan and "(conversation_id=?)" in plan
