@@ -306,6 +306,7 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
         callbacks=app[keys.CALLBACKS],
         chatlayer=app[keys.CHATLAYER],
         database=app[keys.DATABASE],
+        skipped=app[keys.METRICS].run_skipped,
     )
     scheduler.start()
     yield

@@ -5,16 +5,23 @@ process holds), each provider instance's ``check()`` (at the adapter's ``check_e
 else ``lifecycle.health_check_seconds``), the bots' callback URLs, the Chatlayer history's
 purge and, on SQLite, the WAL checkpoint. Nothing else in the hub loops on a timer; an app
 built with ``background=False`` has no scheduler at all.
+
+A run that takes longer than its job's interval makes APScheduler skip the runs that come
+due meanwhile, and it logs a warning for each (a busy hub: one a second). The hub counts
+them instead (``offload_hub_scheduled_runs_skipped_total``) and logs one line per job a
+minute at most, saying how many runs it skipped.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from hub.callbacks import CallbackDirectory
@@ -33,6 +40,53 @@ CHATLAYER_PURGE_EVERY_SECONDS = 3600
 # The journal's SQLite connection never checkpoints the WAL itself (that would sync the
 # disk on the event loop); this job does, from a reader's thread.
 CHECKPOINT_EVERY_SECONDS = 1.0
+OVERRUN_LOG_EVERY_SECONDS = 60.0
+
+# APScheduler's own warning for every skipped or missed run (its message templates).
+_SKIP_TEMPLATES = ('Execution of job "%s" skipped', 'Run time of job "%s" was missed')
+
+
+class _NoSkipWarnings(logging.Filter):
+    """Drops APScheduler's warning per skipped run: :class:`Overruns` says it once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith(_SKIP_TEMPLATES))
+
+
+_NO_SKIP_WARNINGS = _NoSkipWarnings()
+
+
+class Overruns:
+    """Runs a job skipped because its last run was still going (or the loop was too busy
+    to start it in time): counted, and told in one line per job a minute at most."""
+
+    def __init__(
+        self,
+        skipped: Callable[[str], None] | None = None,
+        *,
+        every: float = OVERRUN_LOG_EVERY_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._count = skipped
+        self._every = every
+        self._clock = clock
+        self._pending: dict[str, int] = {}  # skipped runs not told yet, by job
+        self._told: dict[str, float] = {}  # when each job's last line was logged
+
+    def __call__(self, event: JobEvent) -> None:
+        job = event.job_id
+        if self._count is not None:
+            self._count(job)
+        self._pending[job] = self._pending.get(job, 0) + 1
+        now = self._clock()
+        if now - self._told.get(job, -self._every) >= self._every:
+            log.warning(
+                "scheduled job %s skipped %d run(s): its runs take longer than its interval "
+                "(the hub or its database is overloaded); this is said once a minute at most",
+                job,
+                self._pending.pop(job),
+            )
+            self._told[job] = now
 
 
 def _guarded(name: str, job: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
@@ -61,10 +115,13 @@ def build_scheduler(
     callbacks: CallbackDirectory,
     chatlayer: ChatlayerChannel,
     database: Database,
+    skipped: Callable[[str], None] | None = None,
 ) -> AsyncIOScheduler:
     """A scheduler with every job (not started). Jobs marked ``at_once`` run their first
-    time when it starts: what came due while the hub was down is acted on at start-up."""
+    time when it starts: what came due while the hub was down is acted on at start-up.
+    ``skipped(job)`` is called for each run a job skipped (see the module's docstring)."""
     scheduler = AsyncIOScheduler(timezone=UTC)
+    report_overruns(scheduler, Overruns(skipped))
     now = datetime.now(UTC)
 
     def every(
@@ -105,3 +162,12 @@ def build_scheduler(
             late_ok=True,
         )
     return scheduler
+
+
+def report_overruns(scheduler: AsyncIOScheduler, overruns: Overruns) -> None:
+    """Skipped runs go to ``overruns``, not to APScheduler's warning per run."""
+    scheduler.add_listener(overruns, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
+    for name in ("apscheduler.scheduler", "apscheduler.executors.default"):
+        logger = logging.getLogger(name)
+        if _NO_SKIP_WARNINGS not in logger.filters:
+            logger.addFilter(_NO_SKIP_WARNINGS)

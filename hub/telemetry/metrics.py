@@ -165,6 +165,13 @@ class HubMetrics:
             buckets=WAIT_BUCKETS,
             registry=registry,
         )
+        self.scheduled_runs_skipped = Counter(
+            PREFIX + "scheduled_runs_skipped",
+            "Runs of a scheduled job skipped because its last run was still going (or the "
+            "event loop was too busy to start it in time), by job",
+            ("job",),
+            registry=registry,
+        )
         self.batch_units = Distribution(BATCH_BUCKETS)
         self.batch_envelopes = Distribution(BATCH_BUCKETS)
         self.relay: dict[str, Distribution] = {}
@@ -190,6 +197,10 @@ class HubMetrics:
         distribution.observe(seconds, count)
 
     # -- the hub's own -------------------------------------------------------------------
+
+    def run_skipped(self, job: str) -> None:
+        """The scheduler skipped a run of ``job`` (hub/lifecycle/scheduler.py)."""
+        self.scheduled_runs_skipped.labels(job=job).inc()
 
     def request_done(self, method: str, route: str, status: int, seconds: float) -> None:
         key = (method, route, status)
