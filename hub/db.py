@@ -1,9 +1,11 @@
 """The database engines.
 
-Two engines over one URL: ``writer`` (on SQLite one connection that takes the write lock at
-``BEGIN IMMEDIATE``; the journal has a connection of its own, :mod:`hub.writer`) and
-``reader`` for everything that only reads (SQLite in WAL mode lets those run beside the
-writer). On PostgreSQL both are ordinary asyncpg pools.
+Two engines over one URL. The hub writes only through its journal (:mod:`hub.writer`):
+on PostgreSQL the journal's connection comes from the ``writer`` pool; on SQLite the
+journal keeps a connection of its own, and the ``writer`` engine (one connection, taking
+the write lock at ``BEGIN IMMEDIATE``) serves only tests that arrange rows. ``reader``
+serves everything that only reads (SQLite in WAL mode lets reads run beside the writer);
+on PostgreSQL it is an ordinary asyncpg pool.
 
 Two ways to read: :meth:`Database.read` for any read, and :meth:`Database.lookup` for the
 small, indexed reads of the request path (a conversation by id, a bot by key). On SQLite a
