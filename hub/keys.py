@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from hub.api.registry import Api
     from hub.callbacks import CallbackDirectory
     from hub.chatlayer.channel import ChatlayerChannel
+    from hub.chatlayer.incoming import ChatlayerEvents
     from hub.clock import Clock
     from hub.conversation.failover import Failover
     from hub.conversation.service import ConversationService
@@ -70,6 +71,7 @@ SCHEDULER: web.AppKey[AsyncIOScheduler] = web.AppKey("scheduler")
 CALLBACKS: web.AppKey[CallbackDirectory] = web.AppKey("callbacks")
 FAILOVER: web.AppKey[Failover] = web.AppKey("failover")
 CHATLAYER: web.AppKey[ChatlayerChannel] = web.AppKey("chatlayer")
+CHATLAYER_EVENTS: web.AppKey[ChatlayerEvents] = web.AppKey("chatlayer_events")
 METRICS: web.AppKey[HubMetrics] = web.AppKey("metrics")
 RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("rate_limiter")
 # The v1 routes the app serves (their tables, for the OpenAPI document and the metrics).

@@ -36,6 +36,7 @@ from hub.callbacks import KIND as CALLBACK_KIND
 from hub.callbacks import CallbackDelivery, CallbackDirectory, callback_tap
 from hub.chatlayer import endpoint as chatlayer_endpoint
 from hub.chatlayer.channel import ChatlayerChannel
+from hub.chatlayer.incoming import ChatlayerEvents
 from hub.clock import Clock
 from hub.conversation.delivery import KIND as PROVIDER_KIND
 from hub.conversation.delivery import ProviderDelivery
@@ -266,6 +267,9 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
         provider_timeout=settings.provider_timeout_seconds,
         lifecycle=settings.lifecycle,
         workspace=app[keys.WORKSPACE],
+    )
+    app[keys.CHATLAYER_EVENTS] = ChatlayerEvents(
+        settings, database=database, service=app[keys.SERVICE], channel=chatlayer
     )
     mover.reroute = app[keys.SERVICE].route
     app[keys.FAILOVER] = mover

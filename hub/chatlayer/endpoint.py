@@ -17,7 +17,6 @@ from pydantic import BaseModel, RootModel
 from hub import keys
 from hub.api.bodies import read_json, validate
 from hub.api.registry import ApiRoutes, ParamSchema, json_response
-from hub.chatlayer.incoming import on_messages, on_offload
 from hub.chatlayer.schemas import (
     ChallengeOut,
     ChatlayerEventIn,
@@ -114,6 +113,7 @@ async def chatlayer_event(request: web.Request) -> web.Response:
             f"this integration takes Chatlayer bot {integration.chatlayer_bot_id!r} only",
             code="wrong_bot",
         )
+    events = request.app[keys.CHATLAYER_EVENTS]
     if isinstance(event, MessagesEvent):
-        return _out(await on_messages(request.app, name, integration, event))
-    return _out(await on_offload(request.app, name, integration, event))
+        return _out(await events.messages(name, integration, event))
+    return _out(await events.offload(name, integration, event))

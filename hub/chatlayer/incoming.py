@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
-from aiohttp import web
 
-from hub import keys
 from hub.chatlayer.history import Coordinates
 from hub.chatlayer.schemas import (
     MessagesEvent,
@@ -42,8 +40,13 @@ from hub.chatlayer.transcript import (
 from hub.conversation.opening import Escalation
 from hub.errors import Conflict, NotFound, Unavailable
 from hub.models import OPEN_STATUSES, Conversation, is_open, table
-from hub.settings import QueueSettings
+from hub.settings import QueueSettings, Settings
 from hub.store.bots import get_bot
+
+if TYPE_CHECKING:
+    from hub.chatlayer.channel import ChatlayerChannel
+    from hub.conversation.service import ConversationService
+    from hub.db import Database
 
 CONVERSATIONS = table(Conversation)
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -60,52 +63,6 @@ def _coordinates(event: MessagesEvent | OffloadEvent, items: list[HistoryItem]) 
     return Coordinates(
         event.botId, event.version, event.sessionId, event.channel or channel_of(items)
     )
-
-
-async def on_messages(
-    app: web.Application, name: str, integration: ChatlayerSettings, event: MessagesEvent
-) -> MessagesOut:
-    if not integration.accepts(event.version):
-        return MessagesOut(
-            recorded=0, relayed=0, ignored=f"this integration does not take {event.version}"
-        )
-    items = _items(event)
-    new = await app[keys.CHATLAYER].history.record(
-        name, _coordinates(event, items), items, keep=integration.history_limit
-    )
-    relayed = await _relay(app, integration, event.sessionId, new)
-    return MessagesOut(recorded=len(new), relayed=relayed)
-
-
-async def _relay(
-    app: web.Application, integration: ChatlayerSettings, session_id: str, new: list[HistoryItem]
-) -> int:
-    """Pass the user's new messages to the session's open conversation, if it has one."""
-    said = [
-        (item, text) for item in new if item.actor == "user" if (text := user_text(item.message)[0])
-    ]
-    if not said:
-        return 0
-    query = sa.select(CONVERSATIONS.c.id).where(
-        CONVERSATIONS.c.bot_id == integration.bot,
-        CONVERSATIONS.c.session_id == session_id,
-        is_open(CONVERSATIONS.c.status),
-    )
-    async with app[keys.DATABASE].read() as conn:
-        conversation_id = await conn.scalar(query)
-    if conversation_id is None:
-        return 0
-    limit = app[keys.SETTINGS].limits.max_message_chars
-    relayed = 0
-    for item, text in said:
-        try:
-            await app[keys.SERVICE].send_message(
-                conversation_id, client_id=item.key, text=text[:limit], media_id=None
-            )
-        except (Conflict, NotFound):
-            break  # the chat ended meanwhile: what follows is the bot's again
-        relayed += 1
-    return relayed
 
 
 def _text(value: Any, limit: int = 200) -> str | None:
@@ -156,55 +113,118 @@ def _idempotency(name: str, event: OffloadEvent) -> tuple[str | None, str]:
     return (f"chatlayer-{digest[:48]}" if event.timestamp else None), digest
 
 
-async def on_offload(
-    app: web.Application, name: str, integration: ChatlayerSettings, event: OffloadEvent
-) -> OffloadOut:
-    if not integration.accepts(event.version):
-        return refused("disabled")
-    async with app[keys.DATABASE].read() as conn:
-        bot = await get_bot(integration.bot, conn=conn)
-    if bot is None:
-        raise Unavailable(
-            f"chatlayer.{name}.bot: the hub has no bot {integration.bot!r} (declare it under "
-            "[bots] or add it with offload-hub bots add)",
-            code="misconfigured",
+class ChatlayerEvents:
+    """Takes Chatlayer's ``messages`` and ``offload`` events (built at start-up, once the
+    conversation service exists; the endpoint has parsed and checked the event)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        database: Database,
+        service: ConversationService,
+        channel: ChatlayerChannel,
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.service = service
+        self.history = channel.history
+
+    async def messages(
+        self, name: str, integration: ChatlayerSettings, event: MessagesEvent
+    ) -> MessagesOut:
+        if not integration.accepts(event.version):
+            return MessagesOut(
+                recorded=0, relayed=0, ignored=f"this integration does not take {event.version}"
+            )
+        items = _items(event)
+        new = await self.history.record(
+            name, _coordinates(event, items), items, keep=integration.history_limit
         )
-    if bot.disabled:
-        return refused("disabled")
-    settings, service, channel = app[keys.SETTINGS], app[keys.SERVICE], app[keys.CHATLAYER]
-    limits = settings.limits
-    items = _items(event)
-    everything = [*await channel.history.load(name, event.sessionId), *items]
-    user, language = _user(name, event, everything)
-    skills = _skills(event.payload.get("skills"))
-    requested = _text(event.payload.get("queue"), 40) or integration.queue
-    # An unknown queue is bad input: 422 before anything (the history too) is written.
-    service.match_queue(bot_id=bot.id, language=language, skills=skills, requested=requested)
-    await channel.history.record(
-        name, _coordinates(event, items), items, keep=integration.history_limit
-    )
-    transcript = build_transcript(
-        everything, max_chars=limits.max_message_chars, max_items=limits.max_transcript_items
-    )
-    inquiry = _text(event.payload.get("inquiry"), limits.max_inquiry_chars)
-    key, digest = _idempotency(name, event)
-    escalated = await service.escalate(
-        Escalation(
-            bot_id=bot.id,
-            session_id=event.sessionId,
-            asked_queue=requested,
-            language=language,
-            user_info=user,
-            inquiry=inquiry or last_user_text(transcript)[: limits.max_inquiry_chars],
-            skills=skills,
-            data=dict(event.payload),
-            transcript=transcript,
-            idempotency_key=key,
-            request_hash=digest,
-            channel=f"chatlayer:{name}",
+        relayed = await self._relay(integration, event.sessionId, new)
+        return MessagesOut(recorded=len(new), relayed=relayed)
+
+    async def _relay(
+        self, integration: ChatlayerSettings, session_id: str, new: list[HistoryItem]
+    ) -> int:
+        """Pass the user's new messages to the session's open conversation, if it has one."""
+        said = [
+            (item, text)
+            for item in new
+            if item.actor == "user"
+            if (text := user_text(item.message)[0])
+        ]
+        if not said:
+            return 0
+        query = sa.select(CONVERSATIONS.c.id).where(
+            CONVERSATIONS.c.bot_id == integration.bot,
+            CONVERSATIONS.c.session_id == session_id,
+            is_open(CONVERSATIONS.c.status),
         )
-    )
-    return answer(escalated.conversation, escalated.queue)
+        async with self.database.read() as conn:
+            conversation_id = await conn.scalar(query)
+        if conversation_id is None:
+            return 0
+        limit = self.settings.limits.max_message_chars
+        relayed = 0
+        for item, text in said:
+            try:
+                await self.service.send_message(
+                    conversation_id, client_id=item.key, text=text[:limit], media_id=None
+                )
+            except (Conflict, NotFound):
+                break  # the chat ended meanwhile: what follows is the bot's again
+            relayed += 1
+        return relayed
+
+    async def offload(
+        self, name: str, integration: ChatlayerSettings, event: OffloadEvent
+    ) -> OffloadOut:
+        if not integration.accepts(event.version):
+            return refused("disabled")
+        async with self.database.read() as conn:
+            bot = await get_bot(integration.bot, conn=conn)
+        if bot is None:
+            raise Unavailable(
+                f"chatlayer.{name}.bot: the hub has no bot {integration.bot!r} (declare it "
+                "under [bots] or add it with offload-hub bots add)",
+                code="misconfigured",
+            )
+        if bot.disabled:
+            return refused("disabled")
+        service, limits = self.service, self.settings.limits
+        items = _items(event)
+        everything = [*await self.history.load(name, event.sessionId), *items]
+        user, language = _user(name, event, everything)
+        skills = _skills(event.payload.get("skills"))
+        requested = _text(event.payload.get("queue"), 40) or integration.queue
+        # An unknown queue is bad input: 422 before anything (the history too) is written.
+        service.match_queue(bot_id=bot.id, language=language, skills=skills, requested=requested)
+        await self.history.record(
+            name, _coordinates(event, items), items, keep=integration.history_limit
+        )
+        transcript = build_transcript(
+            everything, max_chars=limits.max_message_chars, max_items=limits.max_transcript_items
+        )
+        inquiry = _text(event.payload.get("inquiry"), limits.max_inquiry_chars)
+        key, digest = _idempotency(name, event)
+        escalated = await service.escalate(
+            Escalation(
+                bot_id=bot.id,
+                session_id=event.sessionId,
+                asked_queue=requested,
+                language=language,
+                user_info=user,
+                inquiry=inquiry or last_user_text(transcript)[: limits.max_inquiry_chars],
+                skills=skills,
+                data=dict(event.payload),
+                transcript=transcript,
+                idempotency_key=key,
+                request_hash=digest,
+                channel=f"chatlayer:{name}",
+            )
+        )
+        return answer(escalated.conversation, escalated.queue)
 
 
 def refused(reason: OffloadReason, **details: Any) -> OffloadOut:
