@@ -26,6 +26,19 @@ WAIT_SAMPLE = 20
 _HOLDER = sa.select(CONVERSATIONS.c.agent_id, CONVERSATIONS.c.status).where(
     CONVERSATIONS.c.id == sa.bindparam("id")
 )
+# Offers of a desk made before a time (asked every tick, before any transaction).
+_OFFERED_BEFORE = (
+    sa.select(DESK.c.conversation_id)
+    .where(DESK.c.instance == sa.bindparam("instance"), DESK.c.offered_at < sa.bindparam("cutoff"))
+    .order_by(DESK.c.conversation_id)
+)
+# A desk's waiting list: read on every dispatch (each escalation, each lifecycle tick).
+_WAITING = (
+    sa.select(DESK)
+    .join(CONVERSATIONS, CONVERSATIONS.c.id == DESK.c.conversation_id)
+    .where(DESK.c.instance == sa.bindparam("instance"), CONVERSATIONS.c.status == "queued")
+    .order_by(DESK.c.queued_at, DESK.c.conversation_id)
+)
 
 
 def _desk_agent(row: Any, active: int, offered: int) -> DeskAgent:
@@ -167,15 +180,10 @@ class HubWorkspace(Workspace):
     # -- the waiting list --------------------------------------------------------------------
 
     async def waiting(self, instance: str) -> list[Waiting]:
-        query = (
-            sa.select(DESK)
-            .join(CONVERSATIONS, CONVERSATIONS.c.id == DESK.c.conversation_id)
-            .where(DESK.c.instance == instance, CONVERSATIONS.c.status == "queued")
-            .order_by(DESK.c.queued_at, DESK.c.conversation_id)
-        )
         now = self.journal.clock.now()
-        async with self.database.read() as conn:
-            rows = await conn.execute(query)
+        # A lookup: the list holds only the conversations waiting now, found by index.
+        async with self.database.lookup() as conn:
+            rows = await conn.execute(_WAITING, {"instance": instance})
             return [
                 Waiting(
                     conversation_id=row.conversation_id,
@@ -237,22 +245,18 @@ class HubWorkspace(Workspace):
     async def expire_offers(
         self, instance: str, *, older_than: float, pass_for: float
     ) -> list[tuple[str, str]]:
-        def expired_before(cutoff: datetime) -> sa.Select[Any]:
-            return (
-                sa.select(DESK.c.conversation_id)
-                .where(DESK.c.instance == instance, DESK.c.offered_at < cutoff)
-                .order_by(DESK.c.conversation_id)
-            )
-
         now = self.journal.clock.now()
         if not await anything_due(
-            self.database, expired_before(now - timedelta(seconds=older_than))
+            self.database,
+            _OFFERED_BEFORE,
+            instance=instance,
+            cutoff=now - timedelta(seconds=older_than),
         ):
             return []
 
         async def work(scope: Scope) -> list[tuple[str, str]]:
             cutoff = scope.now - timedelta(seconds=older_than)
-            ids = await claim(scope, expired_before(cutoff))
+            ids = await claim(scope, _OFFERED_BEFORE.params(instance=instance, cutoff=cutoff))
             if not ids:
                 return []
             rows = await scope.conn.execute(

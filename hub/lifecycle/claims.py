@@ -12,6 +12,7 @@ from hub.models import Conversation, table
 
 CONVERSATIONS = table(Conversation)
 BATCH = 200
+NOW: sa.BindParameter[Any] = sa.bindparam("now")  # the time a prebuilt query compares with
 
 
 async def claim(scope: Scope, query: sa.Select[Any], *, limit: int = BATCH) -> list[Any]:
@@ -29,9 +30,11 @@ def due_conversations(*conditions: Any) -> sa.Select[Any]:
     return sa.select(CONVERSATIONS.c.id).where(*conditions).order_by(CONVERSATIONS.c.id)
 
 
-async def anything_due(database: Database, query: sa.Select[Any]) -> bool:
-    """Whether ``query`` finds a row now: a read on the request path's connection, no
-    transaction. A sweep asks first, so a tick with nothing due writes nothing (an idle
-    hub otherwise opened several write transactions a second, in every process)."""
+async def anything_due(database: Database, query: sa.Select[Any], **params: Any) -> bool:
+    """Whether ``query`` (with its bind ``params``) finds a row now: a read on the request
+    path's connection, no transaction. A sweep asks first, so a tick with nothing due
+    writes nothing (an idle hub otherwise opened several write transactions a second, in
+    every process). The sweeps' queries are built once, with the time as a bind parameter
+    (``NOW``): building one with the time in it cost more than running it."""
     async with database.lookup() as conn:
-        return (await conn.scalar(query.limit(1))) is not None
+        return (await conn.scalar(query.limit(1), params)) is not None

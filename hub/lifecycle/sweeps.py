@@ -16,7 +16,7 @@ from hub.conversation import agent_side
 from hub.conversation.delivery import stage_close
 from hub.conversation.ending import end
 from hub.journal import Scope
-from hub.lifecycle.claims import anything_due, claim, due_conversations
+from hub.lifecycle.claims import NOW, anything_due, claim, due_conversations
 from hub.lifecycle.waiting import WaitClocks
 from hub.models import (
     AgentAccount,
@@ -55,6 +55,18 @@ ROUTING_DEADLINES = ("route", "wait-limit", "no-agents", "moving")
 # Deadlines of a conversation waiting at a step: when one passes, the step is passed.
 PASSING = ("wait-limit", "no-agents")
 # Rows that point at a conversation, in the order they can be deleted.
+# What each sweep asks before it opens a transaction (see ``anything_due``).
+_AGENT_TYPING_DUE = due_conversations(CONVERSATIONS.c.agent_typing_until <= NOW)
+_USER_TYPING_DUE = due_conversations(CONVERSATIONS.c.user_typing_until <= NOW)
+_QUIET = due_conversations(CONVERSATIONS.c.status == "assigned", CONVERSATIONS.c.active_at <= NOW)
+_ROUTING_DUE = due_conversations(
+    CONVERSATIONS.c.deadline_at <= NOW, CONVERSATIONS.c.deadline_kind.in_(ROUTING_DEADLINES)
+)
+_SILENT_AGENTS = sa.select(AGENTS.c.id).where(
+    AGENTS.c.presence != "offline",
+    sa.or_(AGENTS.c.last_seen_at.is_(None), AGENTS.c.last_seen_at < NOW),
+)
+
 DEPENDENTS = (
     Event,
     Message,
@@ -126,16 +138,14 @@ class Lifecycle:
     def _now(self) -> datetime:
         return self.journal.clock.now()
 
-    async def _due(self, query: sa.Select[Any]) -> bool:
-        return await anything_due(self.database, query)
+    async def _due(self, query: sa.Select[Any], now: datetime) -> bool:
+        return await anything_due(self.database, query, now=now)
 
     # -- typing ------------------------------------------------------------------------------
 
     async def expire_agent_typing(self) -> int:
         """An agent's typing that was not refreshed ends: the chatbot hides the indicator."""
-        if not await self._due(
-            due_conversations(CONVERSATIONS.c.agent_typing_until <= self._now())
-        ):
+        if not await self._due(_AGENT_TYPING_DUE, self._now()):
             return 0
 
         async def work(scope: Scope) -> int:
@@ -154,7 +164,7 @@ class Lifecycle:
     async def expire_user_typing(self) -> int:
         """The user's typing that was not refreshed ends: the provider is told."""
         now = self._now()
-        if not await self._due(due_conversations(CONVERSATIONS.c.user_typing_until <= now)):
+        if not await self._due(_USER_TYPING_DUE, now):
             return 0
 
         async def work(scope: Scope) -> list[str]:
@@ -186,11 +196,7 @@ class Lifecycle:
         if warn_after <= 0:
             return 0
         quiet_since = self._now() - timedelta(seconds=warn_after)
-        if not await self._due(
-            due_conversations(
-                CONVERSATIONS.c.status == "assigned", CONVERSATIONS.c.active_at <= quiet_since
-            )
-        ):
+        if not await self._due(_QUIET, quiet_since):
             return 0
         dispatcher = self.dispatcher
 
@@ -256,12 +262,7 @@ class Lifecycle:
         """A conversation still queued when its step's wait limit passes, or that nobody
         could take for ``no_agents_seconds``, moves to the next step (the old provider
         withdraws it; the user is told); routing interrupted by a crash resumes."""
-        if not await self._due(
-            due_conversations(
-                CONVERSATIONS.c.deadline_at <= self._now(),
-                CONVERSATIONS.c.deadline_kind.in_(ROUTING_DEADLINES),
-            )
-        ):
+        if not await self._due(_ROUTING_DUE, self._now()):
             return 0
         dispatcher = self.dispatcher
 
@@ -332,12 +333,7 @@ class Lifecycle:
         if timeout <= 0:
             return 0
         silent = self._now() - timedelta(seconds=timeout)
-        if not await self._due(
-            sa.select(AGENTS.c.id).where(
-                AGENTS.c.presence != "offline",
-                sa.or_(AGENTS.c.last_seen_at.is_(None), AGENTS.c.last_seen_at < silent),
-            )
-        ):
+        if not await self._due(_SILENT_AGENTS, silent):
             return 0
 
         async def work(scope: Scope) -> list[str]:

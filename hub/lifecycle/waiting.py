@@ -39,6 +39,12 @@ log = logging.getLogger(__name__)
 CONVERSATIONS = table(Conversation)
 # How often, at most, providers are asked whether anyone could take the waiting ones.
 CHECK_EVERY_SECONDS = 5.0
+# Queued conversations put back in the queue (no deadline): asked about every tick.
+_REQUEUED = due_conversations(
+    CONVERSATIONS.c.status == "queued",
+    CONVERSATIONS.c.provider.is_not(None),
+    CONVERSATIONS.c.deadline_at.is_(None),
+)
 # The deadlines a waiting conversation may carry while it waits (others are routing).
 WAITING_KINDS = (None, "wait-limit")
 
@@ -99,10 +105,7 @@ class WaitClocks:
     async def limit_requeued(self) -> int:
         """A queued conversation without a deadline (put back in the queue) gets its
         step's wait limit again, from now, and a new no-agents clock."""
-        c = CONVERSATIONS.c
-        requeued = due_conversations(
-            c.status == "queued", c.provider.is_not(None), c.deadline_at.is_(None)
-        )
+        requeued = _REQUEUED
         if not await anything_due(self.database, requeued):
             return 0
 
