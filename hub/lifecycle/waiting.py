@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
@@ -51,15 +51,15 @@ WAITING_KINDS = (None, "wait-limit")
 Group = tuple[str, str, str | None, tuple[str, ...], str]
 
 
-def _waiting_query() -> sa.Select[Any]:
-    c = CONVERSATIONS.c
-    return sa.select(
-        c.id, c.provider, c.queue, c.language, c.skills, c.bot_id, c.unattended_since
-    ).where(
-        c.status == "queued",
-        c.provider.is_not(None),
-        sa.or_(c.deadline_kind.is_(None), c.deadline_kind == "wait-limit"),
-    )
+_c = CONVERSATIONS.c
+# The conversations whose no-agents clock is watched (read every ``check_every`` seconds).
+_WAITING = sa.select(
+    _c.id, _c.provider, _c.queue, _c.language, _c.skills, _c.bot_id, _c.unattended_since
+).where(
+    _c.status == "queued",
+    _c.provider.is_not(None),
+    sa.or_(_c.deadline_kind.is_(None), _c.deadline_kind == "wait-limit"),
+)
 
 
 class WaitClocks:
@@ -141,7 +141,7 @@ class WaitClocks:
         """Start, stop or act on each waiting conversation's no-agents clock; returns how
         many are passed on now."""
         async with self.database.read() as conn:
-            rows = list(await conn.execute(_waiting_query()))
+            rows = list(await conn.execute(_WAITING))
         verdicts: dict[str, bool] = {}
         answers: dict[Group, bool | None] = {}
         for row in rows:
