@@ -54,7 +54,6 @@ GRACE = timedelta(seconds=60)
 ROUTING_DEADLINES = ("route", "wait-limit", "no-agents", "moving")
 # Deadlines of a conversation waiting at a step: when one passes, the step is passed.
 PASSING = ("wait-limit", "no-agents")
-# Rows that point at a conversation, in the order they can be deleted.
 # What each sweep asks before it opens a transaction (see ``anything_due``).
 _AGENT_TYPING_DUE = due_conversations(CONVERSATIONS.c.agent_typing_until <= NOW)
 _USER_TYPING_DUE = due_conversations(CONVERSATIONS.c.user_typing_until <= NOW)
@@ -67,6 +66,7 @@ _SILENT_AGENTS = sa.select(AGENTS.c.id).where(
     sa.or_(AGENTS.c.last_seen_at.is_(None), AGENTS.c.last_seen_at < NOW),
 )
 
+# Rows that point at a conversation, in the order they can be deleted.
 DEPENDENTS = (
     Event,
     Message,
@@ -149,9 +149,7 @@ class Lifecycle:
             return 0
 
         async def work(scope: Scope) -> int:
-            ids = await claim(
-                scope, due_conversations(CONVERSATIONS.c.agent_typing_until <= scope.now)
-            )
+            ids = await claim(scope, _AGENT_TYPING_DUE.params(now=scope.now))
             done = 0
             for conversation in await scope.conversations(ids):
                 if _due(conversation["agent_typing_until"], scope.now):
@@ -163,14 +161,11 @@ class Lifecycle:
 
     async def expire_user_typing(self) -> int:
         """The user's typing that was not refreshed ends: the provider is told."""
-        now = self._now()
-        if not await self._due(_USER_TYPING_DUE, now):
+        if not await self._due(_USER_TYPING_DUE, self._now()):
             return 0
 
         async def work(scope: Scope) -> list[str]:
-            ids = await claim(
-                scope, due_conversations(CONVERSATIONS.c.user_typing_until <= scope.now)
-            )
+            ids = await claim(scope, _USER_TYPING_DUE.params(now=scope.now))
             expired = []
             for conversation in await scope.conversations(ids):
                 if _due(conversation["user_typing_until"], scope.now):
@@ -268,13 +263,7 @@ class Lifecycle:
 
         async def work(scope: Scope) -> list[tuple[str, int, tuple[str, ...], bool]]:
             now = scope.now
-            ids = await claim(
-                scope,
-                due_conversations(
-                    CONVERSATIONS.c.deadline_at <= now,
-                    CONVERSATIONS.c.deadline_kind.in_(ROUTING_DEADLINES),
-                ),
-            )
+            ids = await claim(scope, _ROUTING_DUE.params(now=now))
             todo: list[tuple[str, int, tuple[str, ...], bool]] = []
             for conversation in await scope.conversations(ids):
                 kind = conversation["deadline_kind"]

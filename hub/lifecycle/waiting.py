@@ -51,14 +51,19 @@ WAITING_KINDS = (None, "wait-limit")
 Group = tuple[str, str, str | None, tuple[str, ...], str]
 
 
-_c = CONVERSATIONS.c
 # The conversations whose no-agents clock is watched (read every ``check_every`` seconds).
 _WAITING = sa.select(
-    _c.id, _c.provider, _c.queue, _c.language, _c.skills, _c.bot_id, _c.unattended_since
+    CONVERSATIONS.c.id,
+    CONVERSATIONS.c.provider,
+    CONVERSATIONS.c.queue,
+    CONVERSATIONS.c.language,
+    CONVERSATIONS.c.skills,
+    CONVERSATIONS.c.bot_id,
+    CONVERSATIONS.c.unattended_since,
 ).where(
-    _c.status == "queued",
-    _c.provider.is_not(None),
-    sa.or_(_c.deadline_kind.is_(None), _c.deadline_kind == "wait-limit"),
+    CONVERSATIONS.c.status == "queued",
+    CONVERSATIONS.c.provider.is_not(None),
+    sa.or_(CONVERSATIONS.c.deadline_kind.is_(None), CONVERSATIONS.c.deadline_kind == "wait-limit"),
 )
 
 
@@ -105,12 +110,11 @@ class WaitClocks:
     async def limit_requeued(self) -> int:
         """A queued conversation without a deadline (put back in the queue) gets its
         step's wait limit again, from now, and a new no-agents clock."""
-        requeued = _REQUEUED
-        if not await anything_due(self.database, requeued):
+        if not await anything_due(self.database, _REQUEUED):
             return 0
 
         async def work(scope: Scope) -> int:
-            ids = await claim(scope, requeued)
+            ids = await claim(scope, _REQUEUED)
             limited = 0
             for conversation in await scope.conversations(ids):
                 if (
