@@ -21,6 +21,10 @@ from tests.providers.certificates import Certificates
 
 Security = Literal["none", "starttls", "tls"]
 
+# The hub's limit on a provider call (provider_timeout_seconds) for a hub that sends
+# through one of these servers: above what the adapter may take, (retries + 1) * timeout.
+HUB_CALL_SECONDS = 20.0
+
 USERNAME = "hub"
 PASSWORD = "correct horse battery staple"
 
@@ -109,7 +113,16 @@ class LocalController(Controller):
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.bind(("127.0.0.1", 0))
         port = self._socket.getsockname()[1]
-        super().__init__(handler, hostname="127.0.0.1", port=port, ready_timeout=5, **kwargs)
+        # server_hostname: the greeting's name, else aiosmtpd asks the resolver for this
+        # machine's name on every connection
+        super().__init__(
+            handler,
+            hostname="127.0.0.1",
+            port=port,
+            server_hostname="mail.test",
+            ready_timeout=5,
+            **kwargs,
+        )
 
     def _create_server(self) -> Any:
         return self.loop.create_server(
@@ -129,7 +142,9 @@ class MailServer:
         return self.recorder.received
 
     def config(self, **changes: Any) -> dict[str, Any]:
-        """An email provider config that sends through this server."""
+        """An email provider config that sends through this server. The timeout is long
+        enough for a starved test machine: no test waits for it to fire (a refused port
+        fails at once), and a short one once made the hub's first health check fail."""
         values: dict[str, Any] = {
             "host": "127.0.0.1",
             "port": self.port,
@@ -137,7 +152,7 @@ class MailServer:
             "from_address": "Support Hub <hub@example.com>",
             "support_address": "Support Team <support@example.com>",
             "local_hostname": "hub.test",
-            "timeout": 2.0,
+            "timeout": 5.0,
             "retries": 2,
             "retry_backoff": 0.01,
         }

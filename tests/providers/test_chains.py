@@ -10,7 +10,7 @@ import pytest
 
 from hub import keys
 from hub.agents.presence import set_presence
-from tests.providers.smtp_server import MailServer, mail_server
+from tests.providers.smtp_server import HUB_CALL_SECONDS, MailServer, mail_server
 from tests.providers.webhook_platform import FakePlatform
 
 TIME_LIMIT = 30
@@ -31,6 +31,7 @@ async def test_desk_then_email_with_nobody_online_becomes_an_email_ticket(hub_fa
         hub = await hub_factory(
             providers={"desk": {"type": "desk"}, "mail": {"type": "email", **mail.config()}},
             queues=[{"name": "support", "chain": ["desk", "mail"]}],
+            provider_timeout_seconds=HUB_CALL_SECONDS,
         )
         await hub.app[keys.AGENTS].create("ana@example.com", "Ana", "correct horse battery")
         answer = await hub.chatbot.escalate(
@@ -59,6 +60,7 @@ async def test_desk_then_email_with_an_agent_online_stays_on_the_desk(hub_factor
         hub = await hub_factory(
             providers={"desk": {"type": "desk"}, "mail": {"type": "email", **mail.config()}},
             queues=[{"name": "support", "chain": ["desk", "mail"]}],
+            provider_timeout_seconds=HUB_CALL_SECONDS,
         )
         ana = await hub.app[keys.AGENTS].create("ana@example.com", "Ana", "correct horse battery")
         await set_presence(hub.app, ana.id, "online")
@@ -79,6 +81,7 @@ async def test_webhook_then_email_survives_the_platform_being_down(hub_factory, 
                 "mail": {"type": "email", **mail.config()},
             },
             queues=[{"name": "support", "chain": ["partner", "mail"]}],
+            provider_timeout_seconds=HUB_CALL_SECONDS,
         )
         answer = await hub.chatbot.escalate(user={"email": "jo@example.com"}, expect=201)
         assert answer["status"] == "ticket"

@@ -42,6 +42,7 @@ from providers.testing import (
 from tests.hub.test_conversation import TRANSCRIPT, info
 from tests.providers.certificates import Certificates, make_certificates
 from tests.providers.smtp_server import (
+    HUB_CALL_SECONDS,
     USERNAME,
     MailServer,
     Recorder,
@@ -518,7 +519,7 @@ def test_config_mistakes_are_named(changes: dict[str, Any], problem: str) -> Non
 def hub_config(server: MailServer, *chain: str, **changes: Any) -> dict[str, Any]:
     mail = {
         "type": "email",
-        **server.config(reply_to=INBOUND, inbound_secret=SECRET, timeout=1.0, **changes),
+        **server.config(reply_to=INBOUND, inbound_secret=SECRET, **changes),
     }
     providers: dict[str, Any] = {"mail": mail}
     for name in chain:
@@ -529,6 +530,7 @@ def hub_config(server: MailServer, *chain: str, **changes: Any) -> dict[str, Any
     return {
         "providers": providers,
         "queues": [{"name": "support", "chain": list(chain or ["mail"])}],
+        "provider_timeout_seconds": HUB_CALL_SECONDS,
     }
 
 

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.providers.smtp_server import MailServer, mail_server
+from tests.providers.smtp_server import HUB_CALL_SECONDS, MailServer, mail_server
 from tests.providers.test_webhook import event, ticks
 from tests.providers.webhook_platform import FakePlatform, Scripted
 
@@ -127,6 +127,7 @@ async def test_a_platform_that_goes_away_mid_chat_ends_in_an_email_ticket(
                 "mail": {"type": "email", **mail.config()},
             },
             queues=[{"name": "support", "chain": ["first", "mail"]}],
+            provider_timeout_seconds=HUB_CALL_SECONDS,
             delivery_attempts=3,
         )
         chatbot = hub.chatbot
