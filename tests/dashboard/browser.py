@@ -25,8 +25,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-# Playwright's own waits; each test also bounds its whole run.
-STEP_TIMEOUT_MS = 10_000
+# Playwright's own waits (a passing step ends as soon as it holds; only a failing one
+# waits this long, so it is generous for a starved CI machine); each test also bounds
+# its whole run.
+STEP_TIMEOUT_MS = 20_000
 # A 1x1 PNG, served for the avatar URLs the tests use (nothing leaves the machine).
 PIXEL = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="

@@ -90,9 +90,7 @@ async def test_waiting_is_visible_honest_and_ends_with_the_bot_back(
         await widget.name_is("Demo bot")
         await expect(widget.box).to_be_enabled()
         await widget.say("Has my order shipped?")
-        await expect(widget.log).to_contain_text(
-            "Orders usually arrive within 3 working days", timeout=10_000
-        )
+        await expect(widget.log).to_contain_text("Orders usually arrive within 3 working days")
         lines = await widget.lines()
         assert lines.index(NO_ESTIMATE) < lines.index("No agent is available right now.")
         for tab in (agent_tab, user_tab):
