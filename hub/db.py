@@ -155,7 +155,9 @@ def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool) -> None:
 
 
 def create_database(url: str, *, pool_size: int = 10) -> Database:
-    """Build the writer and reader engines for ``url`` (no connection is made yet)."""
+    """Build the writer and reader engines for ``url`` (no connection is made yet);
+    ``pool_size``: PostgreSQL connections for reads (SQLite's reads run on the loop's
+    connection or, for larger ones, up to twice that many of aiosqlite's threads)."""
     if url.startswith("sqlite"):
         writer = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
         _sqlite_pragmas(writer, immediate=True)
@@ -166,10 +168,15 @@ def create_database(url: str, *, pool_size: int = 10) -> Database:
         writer = create_async_engine(url, pool_size=4, max_overflow=4, pool_pre_ping=True)
         # Reads are single statements: without a transaction around each, a read is one
         # trip to the server instead of three (BEGIN, the query, the ROLLBACK at release).
+        # No overflow: a connection over the pool's size is closed when it is given back,
+        # so under more concurrent reads than that every read connected anew (a backend
+        # process forked on the server, a TLS offer, a login); reads wait for one of the
+        # pool's instead. Nothing holds a read connection while it waits for another
+        # (tests/hub/test_db.py reads the code for it), so the wait cannot deadlock.
         reader = create_async_engine(
             url,
             pool_size=pool_size,
-            max_overflow=pool_size,
+            max_overflow=0,
             pool_pre_ping=True,
             isolation_level="AUTOCOMMIT",
         )

@@ -206,6 +206,8 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite+aiosqlite:///./offload-hub.db"
+    # PostgreSQL connections for reads, per process (the journal writes on its own).
+    database_pool_size: int = Field(10, ge=1, le=200)
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     public_url: str | None = None

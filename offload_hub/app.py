@@ -151,7 +151,7 @@ def _provider_context(app: web.Application, instance: Instance) -> HubProviderCo
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     held = serve_lock.acquire(settings.database_url) if app[keys.BACKGROUND] else None
-    database = create_database(settings.database_url)
+    database = create_database(settings.database_url, pool_size=settings.database_pool_size)
     app[keys.DATABASE] = database
     app[keys.LOG_READER] = LogReader(database)
     fanout = app[keys.FANOUT] = Fanout(app[keys.LOG_READER], app[keys.METRICS])

@@ -46,7 +46,7 @@ def check_origin(request: web.Request, bot: Bot, *, required: bool = False) -> N
         raise Forbidden(f"origin {origin} is not allowed for this bot", code="origin_not_allowed")
 
 
-async def _usable(bot: Bot | None) -> Bot:
+def _usable(bot: Bot | None) -> Bot:
     if bot is None:
         raise Unauthorized("unknown bot key", code="invalid_key")
     if bot.disabled:
@@ -67,7 +67,7 @@ async def authenticate_bot(request: web.Request) -> Bot:
             raise Unauthorized("this call needs the bot's secret key", code="invalid_key")
         # Read each time: a rotated key stops working at once.
         async with request.app[keys.DATABASE].lookup() as conn:
-            bot = await _usable(await bot_by_secret(credentials, conn=conn))
+            bot = _usable(await bot_by_secret(credentials, conn=conn))
         check_origin(request, bot)
         bind(bot=bot.id)
         return bot
@@ -76,7 +76,7 @@ async def authenticate_bot(request: web.Request) -> Bot:
         known = await request.app[keys.BOTS].by_id(public_id)
         if known is None:
             raise Unauthorized(f"unknown bot {public_id!r}", code="invalid_key")
-        bot = await _usable(known)
+        bot = _usable(known)
         check_origin(request, bot, required=True)
         bind(bot=bot.id)
         return bot
@@ -104,7 +104,7 @@ async def _token_bot(request: web.Request, credentials: str, conversation_id: st
     claims = request.app[keys.TOKENS].verify(credentials, request.app[keys.CLOCK].now())
     if claims.conversation_id != conversation_id:
         raise Forbidden("this token is for another conversation", code="token_scope")
-    check_origin(request, await _usable(await request.app[keys.BOTS].by_id(claims.bot_id)))
+    check_origin(request, _usable(await request.app[keys.BOTS].by_id(claims.bot_id)))
     return claims.bot_id
 
 
@@ -144,7 +144,7 @@ async def authorize_conversation(
         return conversation
     if credentials.startswith(SECRET_PREFIX):
         async with database.lookup() as conn:
-            bot = await _usable(await bot_by_secret(credentials, conn=conn))
+            bot = _usable(await bot_by_secret(credentials, conn=conn))
             conversation = await get_conversation(conversation_id, conn=conn)
         check_origin(request, bot)
         if conversation is None or conversation.bot_id != bot.id:
