@@ -162,6 +162,13 @@ class Workspace(Protocol):
 
     async def agent(self, agent_id: str) -> DeskAgent | None: ...
 
+    async def agent_in_chat(
+        self, agent_id: str, conversation_id: str
+    ) -> tuple[DeskAgent | None, bool]:
+        """``agent(agent_id)``, and whether the conversation is assigned to them (as
+        ``holder`` says), read together: the desk checks both before each action in a chat."""
+        ...
+
     async def holder(self, conversation_id: str, *, ended_ok: bool = False) -> str | None:
         """The id of the agent the conversation is assigned to, if any (with ``ended_ok``,
         also the last one of a conversation that has ended)."""

@@ -87,7 +87,8 @@ class HubWorkspace(Workspace):
     def _one_agent_query(self) -> sa.Select[Any]:
         """One agent (an action of theirs, at every message) with how many chats they hold
         at the desks and how many offers they have: one statement, one trip to the
-        database, built once per set of desks and bound by ``agent_id``."""
+        database, built once per set of desks and bound by ``agent_id``; its ``holder``
+        is the agent the conversation ``conversation_id`` (None: none) is assigned to."""
         desks = tuple(self.desks) or ("-",)
         if self._one_agent is not None and self._one_agent[0] == desks:
             return self._one_agent[1]
@@ -105,18 +106,25 @@ class HubWorkspace(Workspace):
         offered = (
             sa.select(sa.func.count()).select_from(DESK).where(DESK.c.offered_to == one)
         ).scalar_subquery()
-        query = sa.select(AGENTS, active.label("active"), offered.label("offered")).where(
-            AGENTS.c.id == one, AGENTS.c.disabled.is_(False)
+        holder = (
+            sa.select(CONVERSATIONS.c.agent_id)
+            .where(
+                CONVERSATIONS.c.id == sa.bindparam("conversation_id"),
+                CONVERSATIONS.c.status == "assigned",
+            )
+            .scalar_subquery()
         )
+        query = sa.select(
+            AGENTS, active.label("active"), offered.label("offered"), holder.label("holder")
+        ).where(AGENTS.c.id == one, AGENTS.c.disabled.is_(False))
         self._one_agent = (desks, query)
         return query
 
     async def _load(self, agent_id: str | None = None) -> list[DeskAgent]:
         """The agents who are not disabled (or the one ``agent_id``), with their load."""
         if agent_id is not None:
-            async with self.database.lookup() as conn:
-                found = list(await conn.execute(self._one_agent_query(), {"agent_id": agent_id}))
-            return [_desk_agent(row, row.active, row.offered) for row in found]
+            found = await self._one_agent_row(agent_id, None)
+            return [] if found is None else [_desk_agent(found, found.active, found.offered)]
         desks = tuple(self.desks) or ("-",)
         async with self.database.read() as conn:
             rows = list(
@@ -156,9 +164,22 @@ class HubWorkspace(Workspace):
     async def agents(self) -> list[DeskAgent]:
         return await self._load()
 
+    async def _one_agent_row(self, agent_id: str, conversation_id: str | None) -> Any:
+        bound = {"agent_id": agent_id, "conversation_id": conversation_id}
+        async with self.database.lookup() as conn:
+            return (await conn.execute(self._one_agent_query(), bound)).first()
+
     async def agent(self, agent_id: str) -> DeskAgent | None:
         found = await self._load(agent_id)
         return found[0] if found else None
+
+    async def agent_in_chat(
+        self, agent_id: str, conversation_id: str
+    ) -> tuple[DeskAgent | None, bool]:
+        found = await self._one_agent_row(agent_id, conversation_id)
+        if found is None:
+            return None, False
+        return _desk_agent(found, found.active, found.offered), found.holder == agent_id
 
     async def holder(self, conversation_id: str, *, ended_ok: bool = False) -> str | None:
         async with self.database.lookup() as conn:

@@ -75,6 +75,12 @@ def _least_busy(agents: list[DeskAgent], entry: Waiting, load: dict[str, int]) -
     return min(able, key=lambda a: (a.active + a.offered + load.get(a.id, 0), a.name, a.id))
 
 
+def _known(agent: DeskAgent | None) -> DeskAgent:
+    if agent is None:
+        raise DeskError("unknown_agent", "this agent does not exist or is disabled")
+    return agent
+
+
 class DeskProvider(Provider):
     name = "desk"
     title = "Agent desk (the hub's own agents)"
@@ -244,10 +250,7 @@ class DeskProvider(Provider):
     # -- the dashboard's calls (the Desk protocol) ---------------------------------------------
 
     async def _agent(self, agent_id: str) -> DeskAgent:
-        agent = await self.workspace.agent(agent_id)
-        if agent is None:
-            raise DeskError("unknown_agent", "this agent does not exist or is disabled")
-        return agent
+        return _known(await self.workspace.agent(agent_id))
 
     async def _available(self, agent_id: str) -> DeskAgent:
         agent = await self._agent(agent_id)
@@ -261,9 +264,9 @@ class DeskProvider(Provider):
 
     async def _holding(self, agent_id: str, conversation_id: str) -> DeskAgent:
         """The agent, if they hold the conversation (an admin takes it over first)."""
-        agent = await self._agent(agent_id)
-        holder = await self.workspace.holder(conversation_id)
-        if holder != agent_id:
+        found, holds = await self.workspace.agent_in_chat(agent_id, conversation_id)
+        agent = _known(found)
+        if not holds:
             raise DeskError("not_yours", "this conversation is not assigned to you")
         return agent
 

@@ -121,6 +121,12 @@ class MemoryWorkspace(Workspace):
         account = self._accounts.get(agent_id)
         return self._view(account) if account is not None else None
 
+    async def agent_in_chat(
+        self, agent_id: str, conversation_id: str
+    ) -> tuple[DeskAgent | None, bool]:
+        agent = await self.agent(agent_id)
+        return agent, agent is not None and await self.holder(conversation_id) == agent_id
+
     async def holder(self, conversation_id: str, *, ended_ok: bool = False) -> str | None:
         conversation = self._conversations.get(conversation_id)
         if conversation is None:

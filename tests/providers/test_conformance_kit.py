@@ -707,6 +707,15 @@ async def test_hand_over_requeue_and_drop(desk_world):
         await workspace.assign("desk", "c_one", ANA, offered_only=False)
         await workspace.hand_over("desk", "c_one", BEN)
         assert [c.arguments["agent"].id for c in context.named("agent_joined")] == [ANA.id, BEN.id]
+        assert await workspace.agent_in_chat(BEN.id, "c_one") == (
+            await workspace.agent(BEN.id),
+            True,
+        )
+        assert await workspace.agent_in_chat(ANA.id, "c_one") == (
+            await workspace.agent(ANA.id),
+            False,
+        )
+        assert await workspace.agent_in_chat("a_nobody", "c_one") == (None, False)
         await workspace.requeue("desk", "c_one", queue=None, skills=("billing",))
         assert len(context.named("agent_left", "c_one")) == 1
         waiting = await workspace.waiting("desk")
@@ -718,6 +727,7 @@ async def test_hand_over_requeue_and_drop(desk_world):
         await workspace.drop("c_one")
         assert await workspace.holder("c_one") is None
         assert await workspace.holder("c_one", ended_ok=True) == ANA.id
+        assert (await workspace.agent_in_chat(ANA.id, "c_one"))[1] is False
         assert await workspace.assigned("desk", ANA.id) == []
         with pytest.raises(ConversationEnded):
             await workspace.assign("desk", "c_one", BEN, offered_only=False)

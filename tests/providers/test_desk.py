@@ -252,6 +252,30 @@ async def test_only_the_holder_writes_and_an_admin_takes_over_explicitly(desk):
         await desk.desk.reply(ana, cid, "still mine?")
 
 
+async def test_who_may_act_in_a_chat_is_read_with_the_agent(desk):
+    workspace = desk.app[keys.WORKSPACE]
+    ana = await desk.agent("Ana")
+    ben = await desk.agent("Ben")
+    cid = await desk.escalate("s1")
+    assert await workspace.agent_in_chat(ana, cid) == (await workspace.agent(ana), False)
+    await desk.desk.accept(ana, cid)
+    found, holds = await workspace.agent_in_chat(ana, cid)
+    assert (found, holds) == (await workspace.agent(ana), True)
+    assert (found.name, found.active) == ("Ana", 1)
+    assert await workspace.agent_in_chat(ben, cid) == (await workspace.agent(ben), False)
+    assert await workspace.agent_in_chat("a_nobody", cid) == (None, False)
+    assert await workspace.agent_in_chat(ana, "c_unknown") == (await workspace.agent(ana), False)
+    # An unknown or disabled agent is told so, not that the chat is someone else's.
+    await desk.app[keys.AGENTS].set_disabled(ben, True)
+    assert await workspace.agent_in_chat(ben, cid) == (None, False)
+    for who in ("a_nobody", ben):
+        with pytest.raises(DeskError) as refused:
+            await desk.desk.reply(who, cid, "hello?")
+        assert refused.value.code == "unknown_agent"
+    await desk.desk.close_by(ana, cid, "done")
+    assert await workspace.agent_in_chat(ana, cid) == (await workspace.agent(ana), False)
+
+
 async def test_an_admin_watching_hears_both_sides_live(desk):
     ana = await desk.agent("Ana")
     await desk.agent("Boss", role="admin")
