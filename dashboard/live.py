@@ -26,11 +26,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from dashboard.conversation import send_reply, send_typing
+from dashboard.middleware import failure
 from dashboard.sessions import Signed, check_origin, current
 from hub import keys
 from hub.agents.live import Listener
@@ -39,7 +42,9 @@ from hub.agents.workspace import desk_audience, watch_audience
 from hub.api.bodies import decode
 from hub.errors import HubError, Invalid, Unauthorized
 from hub.keys import Resources
+from providers.errors import error_body
 
+log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 
@@ -90,7 +95,12 @@ class _Actions:
             if ref is not None and (not isinstance(ref, str) or len(ref) > 100):
                 raise Invalid("ref: must be text of at most 100 characters")
         except HubError as error:
-            self.listener.push(_refused(ref if isinstance(ref, str) else None, error))
+            self.listener.push(
+                _refused(
+                    ref if isinstance(ref, str) else None,
+                    (error.status, error.code, error.message, error.details),
+                )
+            )
             return
         previous = self.tails.get(conversation_id)
         task = asyncio.create_task(self._act(kind, conversation_id, ref, frame, previous))
@@ -126,8 +136,12 @@ class _Actions:
                 )
             else:
                 await send_typing(self.request, self.signed, conversation_id, frame)
-        except HubError as error:
-            self.listener.push(_refused(ref, error))
+        except Exception as error:
+            known = failure(error)
+            if known is None:
+                log.exception("the live socket failed to take an agent's %s", kind)
+                known = (500, "internal_error", "the hub failed to handle this", {})
+            self.listener.push(_refused(ref, known))
 
     async def stop(self) -> None:
         for task in self.tasks:
@@ -135,9 +149,10 @@ class _Actions:
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
-def _refused(ref: str | None, error: HubError) -> dict[str, Any]:
-    body = error.body()["error"]
-    return {"type": "refused", "ref": ref, "error": {**body, "status": error.status}}
+def _refused(ref: str | None, known: tuple[int, str, str, Mapping[str, Any]]) -> dict[str, Any]:
+    status, code, message, details = known
+    body = error_body(code, message, **details)["error"]
+    return {"type": "refused", "ref": ref, "error": {**body, "status": status}}
 
 
 @routes.get("/live", name="live")

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from dashboard.forms import wants_json
 from dashboard.sessions import Handler
+from hub.db import database_unavailable
 from hub.errors import HubError
 from hub.security.headers import content_security_policy
 from providers import ProviderError
@@ -39,8 +40,9 @@ def _harden(request: web.Request, response: web.StreamResponse) -> None:
         headers.setdefault("Cache-Control", "no-store")
 
 
-def _failure(exc: Exception) -> tuple[int, str, str, dict[str, object]] | None:
-    """(status, code, message, details) for the errors an agent can cause; None otherwise."""
+def failure(exc: Exception) -> tuple[int, str, str, dict[str, object]] | None:
+    """(status, code, message, details) for the errors an agent can cause or may meet (the
+    database unavailable); None otherwise."""
     if isinstance(exc, HubError):
         return exc.status, exc.code, exc.message, dict(exc.details)
     if isinstance(exc, DeskError):
@@ -52,6 +54,9 @@ def _failure(exc: Exception) -> tuple[int, str, str, dict[str, object]] | None:
     if isinstance(exc, ProviderError):
         log.warning("the desk refused a dashboard action: %s", exc)
         return 502, "provider_error", "the desk could not do this; try again", {}
+    if database_unavailable(exc):
+        log.warning("a dashboard action met the database unavailable", exc_info=exc)
+        return 503, "unavailable", "the database is unavailable; try again", {}
     return None
 
 
@@ -80,10 +85,10 @@ async def dashboard_middleware(request: web.Request, handler: Handler) -> web.St
         _harden(request, exc)
         raise
     except Exception as exc:
-        failure = _failure(exc)
-        if failure is None:
+        known = failure(exc)
+        if known is None:
             raise
-        status, code, message, details = failure
+        status, code, message, details = known
         response = error_response(request, status, code, message, **details)
     _harden(request, response)
     return response

@@ -17,6 +17,7 @@ lists and anything that scans use ``read``, which never holds the loop.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -154,10 +155,48 @@ def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_database(url: str, *, pool_size: int = 10) -> Database:
+def database_unavailable(error: BaseException | None) -> bool:
+    """The database cannot be reached now, or a connection to it was found lost (the pool
+    replaces it): the caller may try again."""
+    return isinstance(error, sa.exc.OperationalError | sa.exc.TimeoutError) or (
+        isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated
+    )
+
+
+def _ping_when_idle(engine: AsyncEngine, after: float) -> None:
+    """Ping a pooled connection before use only when it has been idle ``after`` seconds.
+
+    SQLAlchemy's ``pool_pre_ping`` pings at every checkout: a trip to the server before
+    every read (5-7% of the hub's CPU for an agent's message on the dashboard's socket,
+    measured). A connection given back a moment ago is
+    alive; the dead ones a pool keeps are those left idle (a restarted server, a proxy's
+    idle timeout), and those are pinged. A connection lost while in use fails the read
+    that finds it (the API answers 503) and makes the pool replace every connection it
+    made before then, as a failed ping does."""
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _given_back(dbapi_connection: Any, record: Any) -> None:
+        record.info["given_back"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _taken(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        given_back = record.info.get("given_back")  # none: a connection just made
+        if given_back is None or time.monotonic() - given_back < after:
+            return
+        dialect = engine.dialect
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            if not dialect.is_disconnect(exc, dbapi_connection, None):
+                raise
+            raise sa.exc.InvalidatePoolError("a pooled connection was found dead") from exc
+
+
+def create_database(url: str, *, pool_size: int = 10, ping_after: float = 10.0) -> Database:
     """Build the writer and reader engines for ``url`` (no connection is made yet);
     ``pool_size``: PostgreSQL connections for reads (SQLite's reads run on the loop's
-    connection or, for larger ones, up to twice that many of aiosqlite's threads)."""
+    connection or, for larger ones, up to twice that many of aiosqlite's threads);
+    ``ping_after``: PostgreSQL read connections idle that long are pinged before use."""
     if url.startswith("sqlite"):
         writer = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
         _sqlite_pragmas(writer, immediate=True)
@@ -174,12 +213,9 @@ def create_database(url: str, *, pool_size: int = 10) -> Database:
         # pool's instead. Nothing holds a read connection while it waits for another
         # (tests/hub/test_db.py reads the code for it), so the wait cannot deadlock.
         reader = create_async_engine(
-            url,
-            pool_size=pool_size,
-            max_overflow=0,
-            pool_pre_ping=True,
-            isolation_level="AUTOCOMMIT",
+            url, pool_size=pool_size, max_overflow=0, isolation_level="AUTOCOMMIT"
         )
+        _ping_when_idle(reader, ping_after)
     return Database(url=url, writer=writer, reader=reader)
 
 

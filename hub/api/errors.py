@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from hub.api.registry import Handler
+from hub.db import database_unavailable
 from hub.errors import HubError
 from providers.errors import error_response
 
@@ -47,9 +46,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if "Allow" in exc.headers:  # 405: the methods the resource does serve
             response.headers["Allow"] = exc.headers["Allow"]
         return response
-    except (OperationalError, PoolTimeout):
-        log.exception("database unavailable while serving %s %s", request.method, request.path)
-        return error_response(503, "unavailable", "the database is unavailable; try again")
-    except Exception:
+    except Exception as exc:
+        if database_unavailable(exc):
+            log.exception("database unavailable while serving %s %s", request.method, request.path)
+            return error_response(503, "unavailable", "the database is unavailable; try again")
         log.exception("unexpected error while serving %s %s", request.method, request.path)
         return error_response(500, "internal_error", "the hub failed to handle this request")

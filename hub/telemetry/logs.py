@@ -29,24 +29,22 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
 import aiohttp
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from hub.db import database_unavailable
 from hub.errors import HubError
 from hub.telemetry.context import PROVIDER, current_ids
 from providers import ProviderError
 
 LogFormat = Literal["text", "json"]
 
-# Failures that are part of running a hub, not bugs: one line, no traceback.
+# Failures that are part of running a hub, not bugs: one line, no traceback (and the
+# database's: unavailable, or a connection found lost).
 EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
     ProviderError,
     HubError,
     TimeoutError,
     ConnectionError,
     aiohttp.ClientError,
-    OperationalError,
-    PoolTimeout,
 )
 
 PROVIDER_LOGGERS = "offload_hub.providers."
@@ -77,9 +75,12 @@ def _error(record: logging.LogRecord) -> tuple[str | None, str | None]:
     if not record.exc_info or record.exc_info[0] is None:
         return None, None
     kind, error, _ = record.exc_info
-    line = f"{kind.__name__}: {error}" if str(error) else kind.__name__
-    if isinstance(error, EXPECTED_ERRORS):
-        return line, None
+    text = str(error)
+    if isinstance(error, EXPECTED_ERRORS) or database_unavailable(error):
+        # (a database error's text goes on with the statement and a link: its first line)
+        first = text.splitlines()[0] if text else ""
+        return (f"{kind.__name__}: {first}" if first else kind.__name__), None
+    line = f"{kind.__name__}: {text}" if text else kind.__name__
     return line, "".join(traceback.format_exception(*record.exc_info)).rstrip()
 
 

@@ -8,9 +8,12 @@ import asyncio
 from typing import Any
 
 import aiohttp
+import pytest
 
-from tests.dashboard.support import AgentSession, add_agent, agent_session
+from hub import keys
+from tests.dashboard.support import DESK, AgentSession, add_agent, agent_session
 from tests.hub.test_bad_input import database_state
+from tests.hub.test_db import backend, terminate
 from tests.support.chatbot import Hub
 
 TIME_LIMIT = 30
@@ -125,3 +128,46 @@ async def test_refusals_answer_by_ref_and_change_nothing(desk_hub, ana):
         await ws.send_json({"type": "message", "conversationId": mine, "ref": "g", "message": "ok"})
         assert (await answers(ws, 1))[0]["type"] == "sent"
         await ws.close()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_lost_database_connection_is_a_refusal_and_the_next_message_goes(
+    hub_factory, database_url
+):
+    hub = await hub_factory(database_pool_size=1, **DESK)
+    await add_agent(hub, "Ana")
+    ana = await agent_session(hub.client)
+    try:
+        await ana.sign_in("ana@example.com")
+        async with asyncio.timeout(TIME_LIMIT):
+            cid = await accepted_chat(hub, ana)
+            ws = await live(ana)
+            answers_seen = []
+            # The hub's own jobs read too and may meet the dead connection first: kill it
+            # again until one of Ana's messages has met it.
+            while "refused" not in answers_seen and len(answers_seen) < 20:
+                await terminate(database_url, await backend(hub.app[keys.DATABASE]))
+                ref = f"r{len(answers_seen)}"
+                await ws.send_json(
+                    {"type": "message", "conversationId": cid, "ref": ref, "message": ref}
+                )
+                (answer,) = await answers(ws, 1)
+                assert answer["ref"] == ref
+                answers_seen.append(answer["type"])
+                if answer["type"] == "refused":
+                    assert answer["error"] == {
+                        "code": "unavailable",
+                        "message": "the database is unavailable; try again",
+                        "status": 503,
+                    }
+            assert "refused" in answers_seen
+            await ws.send_json(
+                {"type": "message", "conversationId": cid, "ref": "after", "message": "again"}
+            )
+            (answer,) = await answers(ws, 1)
+            assert (answer["type"], answer["ref"]) == ("sent", "after")
+            sent = [f"r{n}" for n, kind in enumerate(answers_seen) if kind == "sent"]
+            assert await shown(hub, cid) == [*sent, "again"]  # the refused one changed nothing
+            await ws.close()
+    finally:
+        await ana.close()
