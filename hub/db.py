@@ -168,11 +168,11 @@ def _ping_when_idle(engine: AsyncEngine, after: float) -> None:
 
     SQLAlchemy's ``pool_pre_ping`` pings at every checkout: a trip to the server before
     every read (5-7% of the hub's CPU for an agent's message on the dashboard's socket,
-    measured). A connection given back a moment ago is
-    alive; the dead ones a pool keeps are those left idle (a restarted server, a proxy's
-    idle timeout), and those are pinged. A connection lost while in use fails the read
-    that finds it (the API answers 503) and makes the pool replace every connection it
-    made before then, as a failed ping does."""
+    measured). A connection given back a moment ago is alive; the dead ones a pool keeps
+    are those left idle (a restarted server, a proxy's idle timeout), and those are
+    pinged. A connection lost while in use fails the read that finds it (the API answers
+    503) and makes the pool replace every connection it made before then, as a failed
+    ping does."""
 
     @event.listens_for(engine.sync_engine, "checkin")
     def _given_back(dbapi_connection: Any, record: Any) -> None:
