@@ -25,6 +25,9 @@ from tests.providers.webhook_platform import FakePlatform
 from tests.support.chatbot import Chatbot, Hub, start_hub
 from tests.support.plugins import write_distribution
 
+# A hang (a task that survives cancellation) stops the run with its task named.
+pytest_plugins = ["tests.support.hang"]
+
 PG_SERVER = os.environ.get(
     "OFFLOAD_HUB_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432"
 )
