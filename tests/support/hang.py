@@ -4,8 +4,9 @@ Every test bounds its own run, but a task that survives its cancellation hangs t
 event loop's tear-down, after the test's own bound, and then the whole run waits until CI
 kills it with nothing in the log but the test's "F". So each test, its set-up and
 tear-down included, runs under a timer: past ``OFFLOAD_HUB_TEST_HANG_SECONDS`` (600 by
-default, far above any test's own bound) the pending asyncio tasks are printed with their
-stacks, then every thread's, and the run stops with exit status 3."""
+default, far above any test's own bound) the failures so far are printed in full, then
+the pending asyncio tasks with their stacks and every thread's, and the run stops with
+exit status 3."""
 
 from __future__ import annotations
 
@@ -45,6 +46,13 @@ def report(name: str, seconds: float, out: TextIO) -> None:
     out.flush()
 
 
+def failures(config: pytest.Config, out: TextIO) -> None:
+    """The run's failures so far, in full: pytest would print them only at its end."""
+    reporter = config.pluginmanager.getplugin("terminalreporter")
+    for failed in reporter.stats.get("failed", []) if reporter is not None else []:
+        print(f"\n--- FAILED {failed.nodeid} ({failed.when})\n{failed.longreprtext}", file=out)
+
+
 def _awaiting(coroutine: Any) -> Iterator[Any]:
     """The frames of a task's coroutine and of what it awaits, down to where it waits
     (``Task.print_stack`` shows only the outermost)."""
@@ -69,6 +77,7 @@ def watchdog(config: pytest.Config, name: str, seconds: float) -> Iterator[None]
         capture = config.pluginmanager.getplugin("capturemanager")
         if capture is not None:
             capture.suspend_global_capture(in_=False)
+        failures(config, sys.stderr)
         report(name, seconds, sys.stderr)
         os._exit(EXIT_STATUS)
 

@@ -1,5 +1,6 @@
 """The suite's watchdog (tests/support/hang.py): a test that hangs is stopped with its
-pending task named, instead of holding the run until CI kills it."""
+pending task named and the failures before it printed, instead of holding the run until
+CI kills it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 HANGING = """
 import asyncio
+
+
+def test_that_fails():
+    assert 1 + 1 == 3, "the reason it failed"
 
 
 async def wait_for_nothing():
@@ -50,6 +55,9 @@ def test_a_hanging_test_names_its_task_and_stops_the_run(tmp_path: Path) -> None
     assert "in wait_for_nothing" in done.stderr  # the pending task's stack
     assert "await asyncio.Event().wait()" in done.stderr
     assert "every thread" in done.stderr and "File " in done.stderr
+    # The failure before the hang, which pytest would have printed only at its end.
+    assert "FAILED test_sample.py::test_that_fails (call)" in done.stderr
+    assert "the reason it failed" in done.stderr
 
 
 def test_a_test_within_the_limit_runs_as_usual(tmp_path: Path) -> None:
