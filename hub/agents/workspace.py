@@ -120,11 +120,8 @@ class HubWorkspace(Workspace):
         self._one_agent = (desks, query)
         return query
 
-    async def _load(self, agent_id: str | None = None) -> list[DeskAgent]:
-        """The agents who are not disabled (or the one ``agent_id``), with their load."""
-        if agent_id is not None:
-            found = await self._one_agent_row(agent_id, None)
-            return [] if found is None else [_desk_agent(found, found.active, found.offered)]
+    async def agents(self) -> list[DeskAgent]:
+        """The agents who are not disabled, with their load."""
         desks = tuple(self.desks) or ("-",)
         async with self.database.read() as conn:
             rows = list(
@@ -161,17 +158,14 @@ class HubWorkspace(Workspace):
             )
         return [_desk_agent(row, active.get(row.id, 0), offered.get(row.id, 0)) for row in rows]
 
-    async def agents(self) -> list[DeskAgent]:
-        return await self._load()
-
     async def _one_agent_row(self, agent_id: str, conversation_id: str | None) -> Any:
         bound = {"agent_id": agent_id, "conversation_id": conversation_id}
         async with self.database.lookup() as conn:
             return (await conn.execute(self._one_agent_query(), bound)).first()
 
     async def agent(self, agent_id: str) -> DeskAgent | None:
-        found = await self._load(agent_id)
-        return found[0] if found else None
+        found = await self._one_agent_row(agent_id, None)
+        return None if found is None else _desk_agent(found, found.active, found.offered)
 
     async def agent_in_chat(
         self, agent_id: str, conversation_id: str
